@@ -1,0 +1,3 @@
+from featherd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""access_checker, check_user_id and auth_checker with Satisfy, as 2.2's
+ap_process_request_internal runs them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from featherd.config.merge import UNSET
+from featherd.core.core_module import core
+from featherd.core.hooks import DECLINED, OK, run_all, run_first
+
+if TYPE_CHECKING:
+    from featherd.core.request import Request
+
+
+def requires_for(r: Request) -> list[str]:
+    """The Require lines that apply to this request's method."""
+    c = r.per_dir_config[core.index]
+    reqs = c.requires
+    if reqs is UNSET or not reqs:
+        return []
+    m = r.method
+    out = []
+    for methods, line in reqs:
+        if methods is None:
+            out.append(line)
+        elif "__except__" in methods:
+            if m not in methods:
+                out.append(line)
+        elif m in methods:
+            out.append(line)
+    return out
+
+
+def some_auth_required(r: Request) -> bool:
+    return bool(requires_for(r))
+
+
+def auth_type(r: Request) -> str | None:
+    v = r.per_dir_config[core.index].auth_type
+    return None if v is UNSET else v
+
+
+def auth_name(r: Request) -> str | None:
+    v = r.per_dir_config[core.index].auth_name
+    return None if v is UNSET else v
+
+
+def satisfies(r: Request) -> str:
+    v = r.per_dir_config[core.index].satisfy
+    return "all" if v is UNSET else v
+
+
+def _decl_die(r: Request, status: Any, why: str) -> int:
+    if status == DECLINED:
+        r.log_error(3, f"configuration error:  couldn't {why}: {r.uri}")
+        return 500
+    return int(status)
+
+
+async def _authn(r: Request) -> int:
+    hooks = r.tree.hooks
+    st = await run_first(hooks["check_user_id"], r)
+    if st != OK or not auth_type(r):
+        return _decl_die(r, st if st != OK else DECLINED,
+                         "check user.  No user file?" if auth_type(r)
+                         else "perform authentication. AuthType not set!")
+    st = await run_first(hooks["auth_checker"], r)
+    if st != OK or not auth_type(r):
+        return _decl_die(r, st if st != OK else DECLINED,
+                         "check access.  No groups file?" if auth_type(r)
+                         else "perform authentication. AuthType not set!")
+    return OK
+
+
+async def check_access(r: Request) -> int:
+    if r.main is not None and r.main.per_dir_config is r.per_dir_config:
+        # a sub-request with the same config: Apache skips the checks
+        r.user = r.main.user
+        r.ap_auth_type = r.main.ap_auth_type
+        return OK
+    hooks = r.tree.hooks
+    if satisfies(r) != "any":
+        st = await run_all(hooks["access_checker"], r)
+        if st != OK:
+            return _decl_die(r, st, "check access")
+        if some_auth_required(r):
+            return await _authn(r)
+        return OK
+    st = await run_all(hooks["access_checker"], r)
+    if st != OK:
+        if not some_auth_required(r):
+            return _decl_die(r, st, "check access")
+        return await _authn(r)
+    return OK

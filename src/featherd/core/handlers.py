@@ -1,0 +1,186 @@
+"""The core's default hooks: translate_name (DocumentRoot), map_to_storage (the
+directory walk) and the default handler that serves files, registered REALLY_LAST."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from typing import TYPE_CHECKING
+
+from featherd.config.merge import UNSET
+from featherd.core.core_module import core
+from featherd.core.hooks import DECLINED, OK, REALLY_LAST
+from featherd.core.walk import WalkError, dir_merge, file_walk, final_confs
+from featherd.filters.buckets import EOS, FileBucket
+from featherd.filters.chain import pass_brigade
+from featherd.http import conditional
+from featherd.http.dates import http_date
+from featherd.http.etag import ALL_COMPONENTS, is_weak, make_etag
+
+if TYPE_CHECKING:
+    from featherd.core.request import Request
+
+ERROR, INFO = 3, 6
+
+
+def document_root(r: Request) -> str:
+    d = r.server.module_config[core.index].document_root
+    if d is UNSET:
+        d = r.tree.main.module_config[core.index].document_root
+    if d is UNSET:
+        d = os.path.join(r.tree.server_root, "htdocs")
+    return d  # type: ignore[no-any-return]
+
+
+@core.hook("translate_name", order=REALLY_LAST)
+def core_translate(r: Request) -> int:
+    if not r.uri.startswith("/"):
+        r.log_error(ERROR, f"Invalid URI in request {r.the_request}")
+        return 400
+    root = document_root(r)
+    r.filename = root.rstrip("/") + r.uri if root != "/" else r.uri
+    return OK
+
+
+@core.hook("map_to_storage", order=REALLY_LAST)
+def core_map_to_storage(r: Request) -> int:
+    """ap_directory_walk + ap_file_walk (+ the location walk merged last)."""
+    fn = r.filename
+    if fn is None or not fn.startswith("/"):
+        # not a file (proxy and the like): only <Location> applies
+        return OK
+    st = None
+    path_info = ""
+    try:
+        st = os.stat(fn)
+    except FileNotFoundError:
+        pass
+    except NotADirectoryError:
+        pass
+    except PermissionError:
+        raise WalkError(403, f"(13)Permission denied: access to {r.uri} denied") from None
+    except (OSError, ValueError):
+        raise WalkError(403, f"access to {r.uri} failed") from None
+    if st is None:
+        # find the longest existing prefix; the rest is path_info
+        cur = fn.rstrip("/") or "/"
+        rest = ""
+        while True:
+            head, _, tail = cur.rpartition("/")
+            rest = "/" + tail + rest
+            cur = head or "/"
+            try:
+                pst = os.stat(cur)
+            except (FileNotFoundError, NotADirectoryError):
+                if cur == "/":
+                    break
+                continue
+            except PermissionError:
+                raise WalkError(403, f"(13)Permission denied: access to {r.uri} denied") from None
+            if stat_mod.S_ISDIR(pst.st_mode):
+                # the first missing segment stays in filename, the rest is path_info
+                seg, _, more = rest[1:].partition("/")
+                fn = cur.rstrip("/") + "/" + seg
+                path_info = ("/" + more) if more or rest.endswith("/") and rest.count("/") > 1 else ""
+            else:
+                st = pst
+                fn = cur
+                path_info = rest
+            break
+        r.filename = fn
+        r.path_info = path_info
+    r.finfo = st
+    if st is not None and stat_mod.S_ISDIR(st.st_mode):
+        dirpath = fn if fn.endswith("/") else fn + "/"
+        base = ""
+    else:
+        dirpath, _, base = fn.rpartition("/")
+        dirpath += "/"
+    confs, key = dir_merge(r, dirpath, fn if st is not None else None)
+    files = file_walk(confs, base) if base else []
+    r.per_dir_config = final_confs(r, confs, key, files, list(r.location_sections))
+    return OK
+
+
+def _etag_components(c: object) -> frozenset[str]:
+    e = c.etag  # type: ignore[attr-defined]
+    return ALL_COMPONENTS if e is UNSET else e
+
+
+def set_last_modified(r: Request, mtime: float) -> None:
+    lm = min(mtime, r.request_time)
+    r.mtime = lm
+    r.headers_out.set("Last-Modified", http_date(lm))
+
+
+def default_handler(r: Request) -> int:
+    """core.c's default_handler: a file, with validators and ranges."""
+    r.allowed_methods.update(("GET", "OPTIONS", "POST"))
+    m = r.method
+    if m == "OPTIONS":
+        from featherd.core.http_request import make_allow
+
+        r.headers_out.set("Allow", make_allow(r))
+        r.content_type = None
+        pass_brigade(r, [EOS])
+        return OK
+    if m not in ("GET", "HEAD", "POST"):
+        return 405
+    st = r.finfo
+    if st is None:
+        r.log_error(ERROR, f"File does not exist: {r.filename}")
+        return 404
+    if stat_mod.S_ISDIR(st.st_mode):
+        r.log_error(ERROR, f"Attempt to serve directory: {r.filename}")
+        return 404
+    c = r.per_dir_config[core.index]
+    if r.path_info and c.accept_path_info is not True:
+        if not (c.accept_path_info is UNSET and r.used_path_info):
+            r.log_error(ERROR, f"File does not exist: {r.filename}{r.path_info}")
+            return 404
+    if m == "POST":
+        r.log_error(ERROR, f"This resource does not accept the {m} method.")
+        return 405
+    try:
+        fd = os.open(r.filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # type: ignore[arg-type]
+    except OSError:
+        r.log_error(ERROR, f"(13)Permission denied: file permissions deny server access: "
+                           f"{r.filename}")
+        return 403
+    mtime = st.st_mtime
+    set_last_modified(r, mtime)
+    comps = _etag_components(c)
+    if comps:
+        et = make_etag(st, comps, is_weak(st.st_mtime_ns, r.request_time))
+        if et:
+            r.etag = et
+            r.headers_out.set("ETag", et)
+    r.headers_out.set("Accept-Ranges", "bytes")
+    rv = conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
+    if rv:
+        os.close(fd)
+        return rv
+    if not r.content_type:
+        dt = c.default_type
+        r.content_type = "text/plain" if dt is UNSET else dt
+    pass_brigade(r, [FileBucket(fd, 0, st.st_size, r.filename or ""), EOS])  # type: ignore[arg-type]
+    return OK
+
+
+core.handlers["default-handler"] = default_handler
+
+
+@core.hook("fixups", order=REALLY_LAST)
+def core_fixups(r: Request) -> int:
+    """ForceType / SetHandler (2.2 core) and AddDefaultCharset."""
+    c = r.per_dir_config[core.index]
+    ft = c.force_type
+    if ft is not UNSET and ft:
+        r.content_type = ft
+    h = c.handler
+    if h is not UNSET and h:
+        r.handler = h
+    return OK
+
+
+__all__ = ["DECLINED", "core_translate", "default_handler"]

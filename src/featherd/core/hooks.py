@@ -1,0 +1,137 @@
+"""Hook specifications and the runners, with Apache's names and policies.
+
+RUN_FIRST: stop at the first result other than DECLINED. RUN_ALL: run all; stop at the
+first result other than OK or DECLINED. VOID: run all, results ignored. Hooks are plain
+functions or coroutines; the runner awaits only the coroutines.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from typing import Any, Callable
+
+OK = 0
+DECLINED = -1
+DONE = -2
+
+REALLY_FIRST = -10
+FIRST = 0
+MIDDLE = 10
+LAST = 20
+REALLY_LAST = 30
+
+
+class Policy(enum.Enum):
+    RUN_FIRST = "first"
+    RUN_ALL = "all"
+    VOID = "void"
+
+
+#: Every hook a module may register, with its policy, in the order of a request.
+HOOK_SPECS: dict[str, Policy] = {
+    # server life cycle
+    "pre_config": Policy.VOID,
+    "post_config": Policy.RUN_ALL,
+    "child_init": Policy.VOID,       # (tree, loop) in each worker, inside its event loop
+    "child_exit": Policy.VOID,       # (tree) when a worker stops: flush buffers
+    "open_logs": Policy.RUN_ALL,     # (tree) after post_config, in the process that serves
+    # connection
+    "pre_connection": Policy.RUN_ALL,
+    # request phases
+    "post_read_request": Policy.RUN_ALL,
+    "translate_name": Policy.RUN_FIRST,
+    "map_to_storage": Policy.RUN_FIRST,
+    "header_parser": Policy.RUN_ALL,
+    "access_checker": Policy.RUN_ALL,
+    "check_user_id": Policy.RUN_FIRST,
+    "auth_checker": Policy.RUN_FIRST,
+    "type_checker": Policy.RUN_FIRST,
+    "fixups": Policy.RUN_ALL,
+    "insert_filter": Policy.VOID,
+    "handler": Policy.RUN_FIRST,
+    "log_transaction": Policy.RUN_ALL,
+    # misc
+    "quick_handler": Policy.RUN_FIRST,
+    "error_log": Policy.VOID,
+}
+
+
+class Hook:
+    """The sorted functions of one hook and whether any must be awaited."""
+
+    __slots__ = ("name", "policy", "funcs", "entries", "any_async")
+
+    def __init__(self, name: str, policy: Policy) -> None:
+        self.name = name
+        self.policy = policy
+        self.entries: list[tuple[int, int, Callable[..., Any], str]] = []
+        self.funcs: tuple[tuple[Callable[..., Any], bool], ...] = ()
+        self.any_async = False
+
+    def add(self, fn: Callable[..., Any], order: int, seq: int, module: str) -> None:
+        self.entries.append((order, seq, fn, module))
+        self.entries.sort(key=lambda e: (e[0], e[1]))
+        self.funcs = tuple((e[2], inspect.iscoroutinefunction(e[2])) for e in self.entries)
+        self.any_async = any(a for _, a in self.funcs)
+
+    def modules(self) -> list[str]:
+        return [e[3] for e in self.entries]
+
+
+class Hooks:
+    """All hooks of a configured server."""
+
+    def __init__(self) -> None:
+        self.by_name = {n: Hook(n, p) for n, p in HOOK_SPECS.items()}
+        self._seq = 0
+
+    def register(self, name: str, fn: Callable[..., Any], order: int, module: str) -> None:
+        if name not in self.by_name:
+            raise ValueError(f"unknown hook {name!r}")
+        self._seq += 1
+        self.by_name[name].add(fn, order, self._seq, module)
+
+    def __getitem__(self, name: str) -> Hook:
+        return self.by_name[name]
+
+
+def run_first_sync(hook: Hook, *args: Any) -> Any:
+    for fn, _ in hook.funcs:
+        rv = fn(*args)
+        if rv != DECLINED:
+            return rv
+    return DECLINED
+
+
+async def run_first(hook: Hook, *args: Any) -> Any:
+    for fn, is_async in hook.funcs:
+        rv = fn(*args)
+        if is_async:
+            rv = await rv
+        if rv != DECLINED:
+            return rv
+    return DECLINED
+
+
+def run_all_sync(hook: Hook, *args: Any) -> Any:
+    for fn, _ in hook.funcs:
+        rv = fn(*args)
+        if rv != OK and rv != DECLINED:
+            return rv
+    return OK
+
+
+async def run_all(hook: Hook, *args: Any) -> Any:
+    for fn, is_async in hook.funcs:
+        rv = fn(*args)
+        if is_async:
+            rv = await rv
+        if rv != OK and rv != DECLINED:
+            return rv
+    return OK
+
+
+def run_void_sync(hook: Hook, *args: Any) -> None:
+    for fn, _ in hook.funcs:
+        fn(*args)

@@ -1,0 +1,476 @@
+"""From a parsed request head to a logged response: ap_read_request's checks,
+ap_process_request_internal, ap_die (ErrorDocument), internal redirects and
+sub-requests."""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from featherd.config.merge import UNSET
+from featherd.core.core_module import core
+from featherd.core.hooks import DECLINED, DONE, OK, run_all, run_first
+from featherd.core.request import KNOWN_METHODS, BadURI, Request, parse_uri, run_phases
+from featherd.core.vhost import clean_host
+from featherd.core.walk import WalkError, location_confs, location_walk
+from featherd.errors import HTTPError
+from featherd.filters.buckets import EOS
+from featherd.filters.chain import pass_brigade
+from featherd.http.headers import Headers
+from featherd.http.status import error_page, is_redirect, status_line
+
+if TYPE_CHECKING:
+    from featherd.http.parser import RequestHead
+
+ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
+
+
+def new_request(conn: Any, head: RequestHead) -> Request:
+    tree = conn.tree
+    r = Request(conn, conn.addr_default_server(), tree)
+    r.the_request = head.the_request
+    r.method = head.method
+    major, minor = head.version
+    r.proto_num = major * 1000 + minor
+    r.protocol = f"HTTP/{major}.{minor}" if r.proto_num >= 1000 else "HTTP/0.9"
+    r.assbackwards = r.proto_num < 1000
+    r.headers_in = Headers(head.headers)
+    r.header_only = head.method == "HEAD"
+    r.expecting_100 = head.expect_continue
+    return r
+
+
+def read_request_checks(r: Request, head: RequestHead) -> int:
+    """The checks ap_read_request makes once the head is in; 0 when fine."""
+    conn = r.connection
+    env = r.subprocess_env
+    try:
+        parse_uri(r, head.target)
+    except BadURI as e:
+        conn.select_server(r, None)
+        return e.status
+    host = r.hostname
+    hv = r.headers_in.get("Host")
+    if host is None and hv is not None:
+        h = clean_host(hv)
+        if h is None:
+            conn.select_server(r, None)
+            r.log_error(ERROR, f"Client sent malformed Host header: {hv}")
+            return 400
+        r.hostname = h or None
+        if ":" in hv and not hv.strip().endswith("]"):
+            p = hv.rsplit(":", 1)[1]
+            if p.isdigit():
+                r.ctx["host_port"] = int(p)
+    conn.select_server(r, r.hostname)
+    if "downgrade-1.0" in env and r.proto_num > 1000:
+        r.proto_num = 1000
+    if r.proto_num >= 1001 and hv is None and r.hostname is None:
+        r.log_error(ERROR, "client sent HTTP/1.1 request without hostname (see RFC2616 "
+                           "section 14.23): " + r.uri)
+        return 400
+    if r.uri == "*" and r.method != "OPTIONS":
+        return 400
+    if head.expect_continue is False:
+        exp = r.headers_in.get("Expect")
+        if exp is not None and exp.strip().lower() != "100-continue" and r.proto_num >= 1001:
+            return 417
+    if r.method not in KNOWN_METHODS and r.method not in r.tree.extra.get("methods", ()):
+        r.log_error(ERROR, f"Invalid method in request {r.the_request}")
+        return 501
+    return 0
+
+
+async def process_request_internal(r: Request) -> int:
+    """ap_process_request_internal, then the handler."""
+    hooks = r.tree.hooks
+    if not r.is_subrequest and r.prev is None:
+        rv = await run_all(hooks["post_read_request"], r)
+        if rv != OK:
+            return rv
+    locs = location_walk(r)
+    r.location_sections = tuple(locs)
+    r.per_dir_config = location_confs(r, locs)
+    if r.method == "TRACE" and r.main is None and r.prev is None:
+        return trace(r)
+    if r.uri == "*":
+        return options_star(r)
+    try:
+        return await run_phases(r)
+    except WalkError as e:
+        if e.log:
+            r.log_error(e.level, e.log)
+        return e.status
+
+
+def trace(r: Request) -> int:
+    sc = r.server.module_config[core.index]
+    te = sc.trace_enable if sc.trace_enable is not UNSET else "on"
+    if te == "off":
+        r.log_error(ERROR, "TRACE denied by server configuration")
+        r.allowed_methods.discard("TRACE")
+        return 405
+    if r.headers_in.get("Content-Length") or r.headers_in.get("Transfer-Encoding"):
+        if te != "extended":
+            r.log_error(ERROR, "TRACE with a request body is not allowed")
+            return 413
+    lines = [r.the_request]
+    for k, v in r.headers_in:
+        lines.append(f"{k}: {v}")
+    body = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    r.content_type = "message/http"
+    pass_brigade(r, [body, EOS])
+    return OK
+
+
+def options_star(r: Request) -> int:
+    r.headers_out.set("Allow", make_allow(r))
+    r.headers_out.set("Content-Length", "0")
+    r.content_type = None
+    pass_brigade(r, [EOS])
+    return OK
+
+
+def make_allow(r: Request) -> str:
+    allowed = ["GET", "HEAD", "POST", "OPTIONS"]
+    sc = r.server.module_config[core.index]
+    te = sc.trace_enable if sc.trace_enable is not UNSET else "on"
+    if te != "off":
+        allowed.append("TRACE")
+    for m in sorted(r.allowed_methods):
+        if m not in allowed:
+            allowed.append(m)
+    return ",".join(allowed)
+
+
+def signature(r: Request) -> str:
+    from featherd.core.vhost import server_name, server_port
+
+    c = r.per_dir_config[core.index]
+    sig = c.server_signature
+    if sig is UNSET or sig == "off":
+        return ""
+    host = server_name(r)
+    port = server_port(r)
+    ver = r.connection.server_banner
+    if sig == "email" and r.server.server_admin:
+        return (f'<hr>\n<address>{ver} Server at <a href="mailto:{r.server.server_admin}">'
+                f"{host}</a> Port {port}</address>\n")
+    return f"<hr>\n<address>{ver} Server at {host} Port {port}</address>\n"
+
+
+def send_error_response(r: Request, status: int, recursive_error: int = 0) -> None:
+    """ap_send_error_response: Apache's canned page (or an ErrorDocument text)."""
+    location = r.headers_out.get("Location") or r.err_headers_out.get("Location")
+    r.eos_sent = False
+    r.output_filters = []
+    if status in (204, 304):
+        r.status = status
+        pass_brigade(r, [EOS])
+        return
+    tmp = r.headers_out
+    r.headers_out = r.err_headers_out
+    r.err_headers_out = Headers()
+    del tmp
+    r.status = status
+    if (is_redirect(status) or status == 201) and location:
+        r.headers_out.set("Location", location)
+    r.content_languages = None
+    r.content_encoding = None
+    if "suppress-error-charset" in r.subprocess_env:
+        r.content_type = "text/html"
+    else:
+        r.content_type = "text/html; charset=iso-8859-1"
+    if status in (405, 501):
+        r.headers_out.set("Allow", make_allow(r))
+    r.headers_out.unset("Content-Length")
+    r.range_header = None
+    custom = r.ctx.get("custom_text")
+    if custom is not None:
+        body = custom
+    else:
+        extra = ""
+        if recursive_error:
+            extra = (f"<p>Additionally, a {status_line(recursive_error)}\nerror was "
+                     "encountered while trying to use an ErrorDocument to handle the "
+                     "request.</p>\n")
+        body = error_page(status, r, signature(r), extra)
+    if "redirect-carefully" in r.subprocess_env:
+        pass
+    pass_brigade(r, [body.encode("latin-1", "replace"), EOS])
+
+
+async def die(r: Request, status: int) -> None:
+    """ap_die: ErrorDocument (text, local URL, external URL) or the canned page."""
+    if status == DONE:
+        return
+    if r.sent_headers:
+        # too late for an error page: the response is on its way
+        r.connection.keepalive_ok_after = False
+        r.keepalive_ok = False
+        r.connection.abort()
+        return
+    recursive = 0
+    if r.status != 200 and r.prev is not None and r.ctx.get("is_error_doc"):
+        # the ErrorDocument itself failed: report the original error
+        recursive = status
+        status = r.status
+        await _send_canned(r, status, recursive)
+        return
+    r.status = status
+    docs = r.per_dir_config[core.index].error_documents
+    doc = docs.get(status) if docs else None
+    if doc is not None and not r.is_subrequest:
+        kind, target = doc
+        if kind == "text":
+            r.ctx["custom_text"] = target
+        elif kind == "local":
+            if status != 200:
+                r.subprocess_env["REDIRECT_STATUS"] = str(status)
+            await internal_redirect(r, target, error_status=status)
+            return
+        elif kind == "external":
+            if status == 401:
+                r.log_error(ERROR, "cannot use a full URL in a 401 ErrorDocument directive "
+                                   "--- ignoring!")
+            else:
+                r.headers_out.set("Location", target)
+                status = 302
+                r.status = 302
+    await _send_canned(r, status, 0)
+
+
+async def _send_canned(r: Request, status: int, recursive: int) -> None:
+    send_error_response(r, status, recursive)
+
+
+def _rename_env(env: dict[str, str]) -> dict[str, str]:
+    return {f"REDIRECT_{k}": v for k, v in env.items()}
+
+
+async def internal_redirect(r: Request, new_uri: str, error_status: int = 0) -> None:
+    """ap_internal_redirect: run a new request for ``new_uri``; r.next links to it."""
+    sc = r.server.module_config[core.index]
+    limit = sc.redirect_limit if sc.redirect_limit is not UNSET else 10
+    if r.redirect_depth + 1 > limit:
+        r.log_error(ERROR, f"Request exceeded the limit of {limit} internal redirects due to "
+                           "probable configuration error. Use 'LimitInternalRecursion' to "
+                           "increase the limit if necessary. Use 'LogLevel debug' to get a "
+                           "backtrace.")
+        await _send_canned(r, 500, 0)
+        return
+    new = Request(r.connection, r.server, r.tree)
+    new.prev = r
+    r.next = new
+    new.redirect_depth = r.redirect_depth + 1
+    new.the_request = r.the_request
+    new.method = r.method
+    new.protocol = r.protocol
+    new.proto_num = r.proto_num
+    new.assbackwards = r.assbackwards
+    new.header_only = r.header_only
+    new.headers_in = r.headers_in
+    new.hostname = r.hostname
+    new.parsed_port = r.parsed_port
+    new.request_time = r.request_time
+    new.body = r.body
+    new.expecting_100 = r.expecting_100
+    new.notes = r.notes
+    new.ctx["host_port"] = r.ctx.get("host_port")
+    new.subprocess_env = _rename_env(r.subprocess_env)
+    new.subprocess_env["REDIRECT_URL"] = r.uri
+    if r.args:
+        new.subprocess_env["REDIRECT_QUERY_STRING"] = r.args
+    new.user = r.user
+    new.ap_auth_type = r.ap_auth_type
+    new.err_headers_out = r.err_headers_out
+    new.range_header = r.range_header
+    if error_status:
+        new.status = error_status
+        new.ctx["is_error_doc"] = True
+        new.range_header = None
+        if r.method not in ("GET", "HEAD"):
+            new.subprocess_env["REDIRECT_REQUEST_METHOD"] = r.method
+            new.method = "GET"
+        new.subprocess_env["REDIRECT_STATUS"] = str(error_status)
+    try:
+        parse_uri(new, new_uri)
+    except BadURI as e:
+        await die(new, e.status)
+        return
+    new.unparsed_uri = new_uri
+    try:
+        rv = await process_request_internal(new)
+    except HTTPError as e:
+        rv = e.status
+    if rv not in (OK, DONE):
+        await die(new, rv)
+    elif not new.eos_sent and not new.sent_headers:
+        pass
+
+
+async def lookup_uri(r: Request, uri: str, *, method: str | None = None) -> Request:
+    """ap_sub_req_lookup_uri: map ``uri`` (relative to r.uri's directory when it does not
+    start with '/') through the phases up to fixups; sub.status tells the outcome."""
+    if not uri.startswith("/"):
+        base = r.uri.rsplit("/", 1)[0] + "/"
+        uri = base + uri
+    sub = _new_sub(r)
+    sub.method = method or ("GET" if r.method == "HEAD" else r.method)
+    try:
+        parse_uri(sub, uri)
+    except BadURI as e:
+        sub.status = e.status
+        return sub
+    await _run_sub_phases(sub, translate=True)
+    return sub
+
+
+async def lookup_file(r: Request, filename: str) -> Request:
+    """ap_sub_req_lookup_file: a file beside r.filename (same URI directory)."""
+    import os
+
+    sub = _new_sub(r)
+    sub.method = "GET" if r.method == "HEAD" else r.method
+    base_uri = r.uri.rsplit("/", 1)[0] + "/"
+    sub.uri = base_uri + os.path.basename(filename)
+    sub.args = None
+    sub.filename = filename
+    await _run_sub_phases(sub, translate=False)
+    return sub
+
+
+def _new_sub(r: Request) -> Request:
+    sub = Request(r.connection, r.server, r.tree)
+    sub.main = r
+    sub.is_subrequest = True
+    sub.the_request = r.the_request
+    sub.protocol = r.protocol
+    sub.proto_num = r.proto_num
+    sub.headers_in = r.headers_in
+    sub.hostname = r.hostname
+    sub.request_time = r.request_time
+    sub.subprocess_env = dict(r.subprocess_env)
+    sub.user = r.user
+    sub.ap_auth_type = r.ap_auth_type
+    sub.header_only = False
+    d = r.redirect_depth
+    m = r
+    while m.main is not None:
+        d += 1
+        m = m.main
+    sub.redirect_depth = d + 1
+    return sub
+
+
+async def _run_sub_phases(sub: Request, translate: bool) -> None:
+    hooks = sub.tree.hooks
+    sc = sub.server.module_config[core.index]
+    limit = sc.subreq_limit if sc.subreq_limit is not UNSET else 10
+    if sub.redirect_depth > limit:
+        sub.log_error(ERROR, f"Request exceeded the limit of {limit} subrequest nesting "
+                             "levels due to probable confguration error. Use "
+                             "'LimitInternalRecursion' to increase the limit if necessary. "
+                             "Use 'LogLevel debug' to get a backtrace.")
+        sub.status = 500
+        return
+    try:
+        locs = location_walk(sub)
+        sub.location_sections = tuple(locs)
+        sub.per_dir_config = location_confs(sub, locs)
+        if translate:
+            rv = await run_first(hooks["translate_name"], sub)
+            if rv not in (OK, DONE):
+                sub.status = 500 if rv == DECLINED else rv
+                return
+        rv = await run_first(hooks["map_to_storage"], sub)
+        if rv not in (OK, DECLINED, DONE):
+            sub.status = rv
+            return
+        rv = await run_all(hooks["header_parser"], sub)
+        if rv != OK:
+            sub.status = rv
+            return
+        from featherd.core.access import check_access
+
+        rv = await check_access(sub)
+        if rv != OK:
+            sub.status = rv
+            return
+        rv = await run_first(hooks["type_checker"], sub)
+        if rv not in (OK, DECLINED):
+            sub.status = rv
+            return
+        rv = await run_all(hooks["fixups"], sub)
+        if rv != OK:
+            sub.status = rv
+            return
+    except WalkError as e:
+        if e.log:
+            sub.log_error(e.level, e.log)
+        sub.status = e.status
+
+
+async def run_sub_req(sub: Request) -> int:
+    """ap_run_sub_req: run the handler; its body goes into the main request's chain."""
+    from featherd.core.request import invoke_handler
+
+    main = sub.main
+    assert main is not None
+    sub.ctx["sub_sink"] = lambda bb: pass_brigade(main, bb) if bb else None
+    try:
+        rv = await invoke_handler(sub)
+    except HTTPError as e:
+        rv = e.status
+    if rv not in (OK, DONE):
+        sub.status = rv
+    return rv
+
+
+async def handle(conn: Any, head: RequestHead) -> Request:
+    """Everything for one request on a connection; returns the (initial) request."""
+    r = new_request(conn, head)
+    r.range_header = r.headers_in.get("Range") if r.method == "GET" else None
+    try:
+        st = read_request_checks(r, head)
+        if st:
+            r.status = st
+            if st in (400, 414, 501, 417):
+                r.keepalive_ok = st == 501 and False
+            await die(r, st)
+        else:
+            try:
+                rv = await process_request_internal(r)
+            except HTTPError as e:
+                if e.log:
+                    r.log_error(ERROR, e.log)
+                rv = e.status
+            if rv not in (OK, DONE):
+                await die(r, rv)
+        final = r.final
+        if not final.eos_sent:
+            if not final.sent_headers and final.status >= 400 and not final.ctx.get("wrote"):
+                pass
+            pass_brigade(final, [EOS])
+    except Exception:
+        r.log_error(ERROR, "internal error: " + traceback.format_exc().replace("\n", " | "))
+        final = r.final
+        if not final.sent_headers:
+            try:
+                final.status = 500
+                final.ctx.pop("custom_text", None)
+                send_error_response(final, 500)
+            except Exception:
+                conn.abort()
+        else:
+            conn.abort()
+    await conn.drain_response(r)
+    return r
+
+
+async def log_request(r: Request) -> None:
+    hooks = r.tree.hooks
+    try:
+        await run_all(hooks["log_transaction"], r)
+    except Exception:
+        r.log_error(ERROR, "log_transaction failed: " + traceback.format_exc().replace("\n", " | "))

@@ -1,0 +1,317 @@
+"""The Request (request_rec) and the phase runner.
+
+``process_request`` takes a parsed request through Apache's phases in order; internal
+redirects (ErrorDocument, DirectoryIndex, mod_rewrite [PT] in .htaccess) and
+sub-requests re-enter the same runner with a new Request linked by prev/next/main.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from featherd.core.hooks import DECLINED, DONE, OK, run_all, run_first
+from featherd.errors import HTTPError
+from featherd.http.headers import Headers
+
+if TYPE_CHECKING:
+    from featherd.core.config import ServerConfigTree
+    from featherd.core.server import ServerRec
+
+M_GET_HEAD = ("GET", "HEAD")
+
+#: Methods the core knows (others get 501 unless a module registers them)
+KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                 "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK",
+                 "UNLOCK", "VERSION-CONTROL", "REPORT", "CHECKOUT", "CHECKIN",
+                 "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE",
+                 "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH", "ACL", "SEARCH"}
+
+
+class Request:
+    """One request: request_rec's fields, snake-cased."""
+
+    __slots__ = (
+        "connection", "server", "tree", "the_request", "method", "protocol", "proto_num",
+        "unparsed_uri", "uri", "args", "path_info", "filename", "canonical_filename",
+        "hostname", "headers_in", "headers_out", "err_headers_out", "subprocess_env",
+        "notes", "user", "ap_auth_type", "content_type", "content_encoding",
+        "content_languages", "handler", "status", "status_line", "request_time",
+        "per_dir_config", "main", "prev", "next", "finfo", "bytes_sent", "header_only",
+        "sent_headers", "chunked", "no_local_copy", "used_path_info", "mtime", "clength",
+        "output_filters", "eos_sent", "log_id", "body", "read_length", "expecting_100",
+        "allowed_methods", "vlist_validator", "no_cache", "parsed_host", "parsed_port",
+        "assbackwards", "location_sections", "redirect_depth", "etag", "ctx",
+        "sent_body", "keepalive_ok", "range_header", "is_subrequest",
+    )
+
+    def __init__(self, connection: Any, server: ServerRec, tree: ServerConfigTree) -> None:
+        self.connection = connection
+        self.server = server
+        self.tree = tree
+        self.the_request = ""
+        self.method = "GET"
+        self.protocol = "HTTP/1.1"
+        self.proto_num = 1001
+        self.unparsed_uri = ""
+        self.uri = ""
+        self.args: str | None = None
+        self.path_info = ""
+        self.filename: str | None = None
+        self.canonical_filename: str | None = None
+        self.hostname: str | None = None
+        self.headers_in = Headers()
+        self.headers_out = Headers()
+        self.err_headers_out = Headers()
+        self.subprocess_env: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
+        self.user: str | None = None
+        self.ap_auth_type: str | None = None
+        self.content_type: str | None = None
+        self.content_encoding: str | None = None
+        self.content_languages: list[str] | None = None
+        self.handler: str | None = None
+        self.status = 200
+        self.status_line: str | None = None
+        self.request_time = time.time()
+        self.per_dir_config: list[Any] = server.lookup_defaults
+        self.main: Request | None = None
+        self.prev: Request | None = None
+        self.next: Request | None = None
+        self.finfo: os.stat_result | None = None
+        self.bytes_sent = 0
+        self.header_only = False
+        self.sent_headers = False
+        self.chunked = False
+        self.no_local_copy = False
+        self.used_path_info: bool | None = None
+        self.mtime: float | None = None
+        self.clength: int | None = None
+        self.output_filters: list[Any] = []
+        self.eos_sent = False
+        self.log_id: str | None = None
+        self.body: Any = None              # the connection's body reader
+        self.read_length = 0
+        self.expecting_100 = False
+        self.allowed_methods: set[str] = set()
+        self.vlist_validator: str | None = None
+        self.no_cache = False
+        self.parsed_host: str | None = None
+        self.parsed_port: int | None = None
+        self.assbackwards = False           # HTTP/0.9: no headers
+        self.location_sections: tuple[Any, ...] = ()
+        self.redirect_depth = 0
+        self.etag: str | None = None
+        self.ctx: dict[Any, Any] = {}
+        self.sent_body = False
+        self.keepalive_ok = True
+        self.range_header: str | None = None
+        self.is_subrequest = False
+
+    # -- helpers modules use -----------------------------------------------------------
+    def dconf(self, module: Any) -> Any:
+        return self.per_dir_config[module.index]
+
+    def sconf(self, module: Any) -> Any:
+        return self.server.module_config[module.index]
+
+    @property
+    def initial(self) -> Request:
+        r = self
+        while r.prev is not None:
+            r = r.prev
+        while r.main is not None:
+            r = r.main
+        return r
+
+    @property
+    def final(self) -> Request:
+        r = self
+        while r.next is not None:
+            r = r.next
+        return r
+
+    def log_error(self, level: int, msg: str) -> None:
+        log = self.server.error_log or self.tree.main.error_log
+        if log is not None:
+            log.log(level, msg, client=self.connection.client_ip)
+
+    async def read_body(self, limit: int = -1) -> bytes:
+        """Read (part of) the request body; b"" at its end. 100-continue goes out here."""
+        if self.body is None:
+            return b""
+        return await self.body.read(self, limit)
+
+    async def read_all_body(self) -> bytes:
+        chunks = []
+        while True:
+            c = await self.read_body()
+            if not c:
+                return b"".join(chunks)
+            chunks.append(c)
+
+    def construct_url(self, path: str) -> str:
+        from featherd.core.vhost import construct_url
+
+        return construct_url(self, path)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+# --- URI handling ----------------------------------------------------------------------
+class BadURI(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def getparents(path: str) -> str:
+    """ap_getparents: remove ./ and ../ segments (the URI has been decoded)."""
+    if "/." not in path and not path.startswith("."):
+        return path
+    segs = path.split("/")
+    out: list[str] = []
+    for i, s in enumerate(segs):
+        if s == ".":
+            if i == len(segs) - 1:
+                out.append("")
+            continue
+        if s == "..":
+            if len(out) > 1:
+                out.pop()
+            if i == len(segs) - 1:
+                out.append("")
+            continue
+        out.append(s)
+    res = "/".join(out)
+    return res if res.startswith("/") or not path.startswith("/") else "/" + res
+
+
+def no2slash(path: str) -> str:
+    while "//" in path:
+        path = path.replace("//", "/")
+    return path
+
+
+def parse_uri(r: Request, target: str) -> None:
+    """Split the request target into uri/args/hostname as ap_parse_uri does, decode it once
+    and normalise it (no ``..`` escapes the root; %2F stays refused as in Apache)."""
+    r.unparsed_uri = target
+    if target == "*":
+        r.uri = "*"
+        return
+    if not target.startswith("/"):
+        # absolute-form: scheme://host[:port]/path
+        low = target[:10].lower()
+        if "://" in target and (low.startswith("http://") or low.startswith("https://")):
+            rest = target.split("://", 1)[1]
+            slash = rest.find("/")
+            hostport = rest if slash < 0 else rest[:slash]
+            path = "/" if slash < 0 else rest[slash:]
+            if "@" in hostport:
+                hostport = hostport.rsplit("@", 1)[1]
+            host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
+            r.parsed_host = (host or hostport).lower()
+            r.parsed_port = int(port) if port.isdigit() else None
+            r.hostname = r.parsed_host
+            target = path
+        else:
+            raise BadURI(400)
+    q = target.find("?")
+    if q >= 0:
+        r.args = target[q + 1:]
+        raw = target[:q]
+    else:
+        raw = target
+    if "#" in raw:
+        raw = raw.split("#", 1)[0]
+    if "%" in raw:
+        # ap_unescape_url: %00 and %2F are refused (400 and 404); bad escapes are 400
+        low = raw.lower()
+        if "%2f" in low:
+            raise BadURI(404)
+        if "%00" in low:
+            raise BadURI(404)
+        i = raw.find("%")
+        while i >= 0:
+            h = raw[i + 1:i + 3]
+            if len(h) < 2 or any(c not in "0123456789abcdefABCDEF" for c in h):
+                raise BadURI(400)
+            i = raw.find("%", i + 3)
+        uri = unquote(raw, encoding="latin-1", errors="strict")
+    else:
+        uri = raw
+    if "\x00" in uri:
+        raise BadURI(400)
+    uri = getparents(uri)
+    if not uri.startswith("/"):
+        raise BadURI(400)
+    r.uri = uri
+
+
+# --- the phase runner ------------------------------------------------------------------
+async def run_phases(r: Request) -> int:
+    """translate_name .. fixups, the handler. Returns OK/DONE or an HTTP status."""
+    hooks = r.tree.hooks
+    rv = await run_first(hooks["translate_name"], r)
+    if rv == DECLINED:
+        rv = 500
+    if rv not in (OK, DONE):
+        return rv
+    if rv == DONE:
+        return DONE
+    rv = await run_first(hooks["map_to_storage"], r)
+    if rv not in (OK, DECLINED, DONE):
+        return rv
+    rv = await run_all(hooks["header_parser"], r)
+    if rv != OK:
+        return rv
+    from featherd.core.access import check_access
+
+    rv = await check_access(r)
+    if rv != OK:
+        return rv
+    rv = await run_first(hooks["type_checker"], r)
+    if rv not in (OK, DECLINED):
+        return rv
+    rv = await run_all(hooks["fixups"], r)
+    if rv != OK:
+        return rv
+    return await invoke_handler(r)
+
+
+async def invoke_handler(r: Request) -> int:
+    from featherd.filters.chain import insert_filters
+
+    for fn, is_async in r.tree.hooks["insert_filter"].funcs:
+        x = fn(r)
+        if is_async:
+            await x
+    insert_filters(r)
+    handlers = r.tree.handlers
+    name = r.handler or (r.content_type.split(";", 1)[0].strip().lower()
+                         if r.content_type else None)
+    fn = handlers.get(name) if name else None
+    if fn is None and name and "/" in name:
+        fn = handlers.get(name.split("/", 1)[0] + "/*")
+    rv: Any = DECLINED
+    if fn is not None:
+        rv = fn(r)
+        if hasattr(rv, "__await__"):
+            rv = await rv
+    if rv == DECLINED:
+        rv = await run_first(r.tree.hooks["handler"], r)
+    if rv == DECLINED:
+        # no handler claimed it: the default handler (core)
+        fn = handlers.get("default-handler")
+        if fn is not None and (r.handler is None or r.handler in handlers or True):
+            if r.handler and r.handler not in handlers and "/" not in r.handler:
+                r.log_error(3, f"handler \"{r.handler}\" not found for: {r.filename}")
+            rv = fn(r)
+            if hasattr(rv, "__await__"):
+                rv = await rv
+    if rv == DECLINED:
+        rv = 500
+    return rv

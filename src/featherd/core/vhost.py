@@ -1,0 +1,161 @@
+"""Virtual host matching, as the manual's "Virtual Host Matching" describes.
+
+First the address: vhosts whose <VirtualHost> address equals the connection's local
+(ip, port) (a ``*`` port matches any), else wildcard (``*``) addresses on that port,
+else ``_default_``, else the main server. Then, when the address is name-based
+(NameVirtualHost, or several vhosts share it as in 2.4), the Host: header picks among
+them by ServerName, then ServerAlias; no match picks the first vhost of the group.
+Without Host, ServerPath prefixes choose. The whole map is built at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from featherd.core.walk import fn_match
+
+if TYPE_CHECKING:
+    from featherd.core.config import ServerConfigTree
+    from featherd.core.request import Request
+    from featherd.core.server import ServerRec
+
+
+@dataclass
+class AddrGroup:
+    host: str
+    port: int
+    servers: list[ServerRec] = field(default_factory=list)
+    name_based: bool = False
+
+
+class VhostMap:
+    def __init__(self, tree: ServerConfigTree) -> None:
+        self.tree = tree
+        self.exact: dict[tuple[str, int], AddrGroup] = {}   # (ip, port) port 0 = any
+        self.wild: dict[int, AddrGroup] = {}                  # *:port, 0 = *:*
+        self.default: dict[int, AddrGroup] = {}               # _default_:port
+        self._cache: dict[tuple[str, int], AddrGroup | None] = {}
+        named = set(tree.name_vhosts)
+        for s in tree.vhosts:
+            for host, port in s.addrs:
+                if host == "_default_":
+                    g = self.default.setdefault(port, AddrGroup(host, port))
+                elif host == "*":
+                    g = self.wild.setdefault(port, AddrGroup(host, port))
+                else:
+                    g = self.exact.setdefault((host, port), AddrGroup(host, port))
+                if s not in g.servers:
+                    g.servers.append(s)
+        for g in [*self.exact.values(), *self.wild.values(), *self.default.values()]:
+            g.name_based = ((g.host, g.port) in named or len(g.servers) > 1
+                            or (g.host, 0) in named)
+
+    def groups(self) -> list[AddrGroup]:
+        return [*self.wild.values(), *self.default.values(), *self.exact.values()]
+
+    def by_addr(self, ip: str, port: int) -> AddrGroup | None:
+        key = (ip, port)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        if ip.startswith("::ffff:"):
+            ip4 = ip[7:]
+        else:
+            ip4 = ip
+        g = (self.exact.get((ip, port)) or self.exact.get((ip4, port))
+             or self.exact.get((ip, 0)) or self.exact.get((ip4, 0))
+             or self.wild.get(port) or self.wild.get(0)
+             or self.default.get(port) or self.default.get(0))
+        self._cache[key] = g
+        return g
+
+    def select(self, group: AddrGroup | None, host: str | None, uri: str) -> ServerRec:
+        main = self.tree.main
+        if group is None:
+            return main
+        if not group.name_based:
+            return group.servers[0]
+        if host:
+            h = host
+            for s in group.servers:
+                if s.server_hostname and s.server_hostname.lower() == h:
+                    return s
+                if h in s.names:
+                    return s
+                for w in s.wild_names:
+                    if fn_match(w, h, pathname=False):
+                        return s
+        else:
+            for s in group.servers:
+                if s.path and (uri == s.path or uri.startswith(s.path.rstrip("/") + "/")):
+                    return s
+        return group.servers[0]
+
+
+def clean_host(value: str) -> str | None:
+    """Lower-case, drop the port and a trailing dot; None when the Host is invalid."""
+    h = value.strip().lower()
+    if h.startswith("["):
+        end = h.find("]")
+        if end < 0:
+            return None
+        rest = h[end + 1:]
+        if rest and (not rest.startswith(":") or not rest[1:].isdigit()):
+            if rest != ":":
+                return None
+        return h[:end + 1]
+    if ":" in h:
+        h, _, port = h.partition(":")
+        if port and not port.isdigit():
+            return None
+    h = h.rstrip(".")
+    if not h:
+        return ""
+    for ch in h:
+        if not (ch.isalnum() or ch in "-._"):
+            return None
+    return h
+
+
+def server_name(r: Request) -> str:
+    """ap_get_server_name per UseCanonicalName."""
+    from featherd.config.merge import UNSET
+    from featherd.core.core_module import core
+
+    ucn = r.per_dir_config[core.index].use_canonical_name
+    if ucn is UNSET or ucn == "off":
+        if r.hostname:
+            return r.hostname
+    elif ucn == "dns":
+        return r.connection.local_ip
+    return r.server.server_hostname or r.tree.main.server_hostname or "localhost"
+
+
+def server_port(r: Request) -> int:
+    from featherd.config.merge import UNSET
+    from featherd.core.core_module import core
+
+    ucn = r.per_dir_config[core.index].use_canonical_name
+    if ucn is UNSET or ucn == "off" or ucn == "dns":
+        if r.parsed_port and (ucn is UNSET or ucn == "off"):
+            return r.parsed_port
+        if ucn is UNSET or ucn == "off":
+            hp = r.ctx.get("host_port")
+            if hp:
+                return hp
+        return r.server.port or r.connection.local_port
+    return r.server.port or (443 if r.connection.is_tls else 80)
+
+
+def construct_url(r: Request, path: str) -> str:
+    scheme = r.server.server_scheme or ("https" if r.connection.is_tls else "http")
+    host = server_name(r)
+    port = server_port(r)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    if port and port != default:
+        return f"{scheme}://{host}:{port}{path}"
+    return f"{scheme}://{host}{path}"

@@ -1,0 +1,332 @@
+"""Apache's directory, file and location walks, with their merged results cached.
+
+Order (manual, "How the sections are merged"): <Directory> (not regex) and .htaccess
+together, shortest path first, .htaccess overriding its directory's <Directory>; then
+<DirectoryMatch>/<Directory ~>; then <Files>/<FilesMatch>; then <Location>/
+<LocationMatch>. Sections of a <VirtualHost> come after the main server's of the same
+kind. The merged vector is cached under the sections matched and the .htaccess files'
+(path, mtime, size), so an unchanged .htaccess is never parsed twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat as stat_mod
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from featherd.config.directives import Context, Override
+from featherd.config.merge import UNSET
+from featherd.config.parser import CmdParms, process_nodes
+from featherd.config.tree import parse_text
+from featherd.core.core_module import OPT_ALL, core
+from featherd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from featherd.core.config import ServerConfigTree
+    from featherd.core.request import Request
+    from featherd.core.server import Section, ServerRec
+
+
+@lru_cache(maxsize=4096)
+def _fn_regex(pattern: str, pathname: bool) -> re.Pattern[str]:
+    """fnmatch with FNM_PATHNAME: '*' and '?' do not cross '/'."""
+    if not pathname:
+        return re.compile(fnmatch.translate(pattern))
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def fn_match(pattern: str, s: str, pathname: bool = True) -> bool:
+    return _fn_regex(pattern, pathname).match(s) is not None
+
+
+def sort_sections(server: ServerRec) -> None:
+    """ap_core_reorder_directories: non-regex by depth (stable), then regex in order."""
+    plain = [s for s in server.sec_dir if s.regex is None]
+    regex = [s for s in server.sec_dir if s.regex is not None]
+    plain.sort(key=lambda s: s.components)
+    server.sec_dir = plain + regex
+
+
+class HtaccessCache:
+    """Parsed .htaccess files by path, re-parsed when (mtime, size) change."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, Any, Any], tuple[tuple[int, int], Any]] = {}
+
+    def get(self, tree: ServerConfigTree, server: ServerRec, path: str, st: os.stat_result,
+            override: Override, opts: frozenset[str] | None) -> list[Any]:
+        key = (path, override, opts)
+        ver = (st.st_mtime_ns, st.st_size)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] == ver:
+            res = hit[1]
+            if isinstance(res, ConfigError):
+                raise res
+            return res  # type: ignore[no-any-return]
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+            nodes = parse_text(text, path)
+            confs = tree.new_dir_confs(os.path.dirname(path) + "/")
+            cmd = CmdParms(tree=tree, server=server, where=Context.HTACCESS, dir_confs=confs,
+                           path=os.path.dirname(path) + "/", override=override,
+                           override_opts=opts)
+            process_nodes(nodes, cmd)
+            res: Any = confs
+        except ConfigError as e:
+            res = e
+        self.entries[key] = (ver, res)
+        if isinstance(res, ConfigError):
+            raise res
+        return res  # type: ignore[no-any-return]
+
+
+class WalkError(Exception):
+    def __init__(self, status: int, log: str | None = None, level: int = 3) -> None:
+        self.status = status
+        self.log = log
+        self.level = level
+
+
+def _core(confs: list[Any]) -> Any:
+    return confs[core.index]
+
+
+def _override(c: Any) -> tuple[Override, frozenset[str] | None]:
+    ov = c.override
+    if ov is UNSET:
+        ov = Override.ALL   # 2.2 default: AllowOverride All
+    oo = c.override_opts
+    return ov, (None if oo is UNSET else oo)
+
+
+def _opts(c: Any) -> frozenset[str]:
+    return OPT_ALL if c.opts is UNSET else c.opts
+
+
+def location_walk(r: Request) -> list[Any]:
+    """The <Location> sections matching r.uri, in order (plain first, then regex)."""
+    uri = r.uri
+    out = []
+    plain: list[Section] = []
+    rx: list[Section] = []
+    for sec in r.server.sec_url:
+        (rx if sec.regex is not None else plain).append(sec)
+    for sec in plain:
+        p = sec.pattern
+        if sec.wildcard:
+            if fn_match(p, uri) or fn_match(p.rstrip("/") + "/*", uri):
+                out.append(sec)
+        elif uri.startswith(p):
+            n = len(p)
+            if p.endswith("/") or len(uri) == n or uri[n] == "/":
+                out.append(sec)
+    for sec in rx:
+        if sec.regex.search(uri):  # type: ignore[union-attr]
+            out.append(sec)
+    return out
+
+
+def _dir_levels(dirpath: str) -> list[str]:
+    """'/a/b/' -> ['/', '/a/', '/a/b/']."""
+    levels = ["/"]
+    cur = "/"
+    for part in dirpath.strip("/").split("/"):
+        if part:
+            cur += part + "/"
+            levels.append(cur)
+    return levels
+
+
+def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[Any], Any]:
+    """Merge <Directory> + .htaccess down to ``dirpath`` (ends with '/'), then regex
+    sections. ``check_path`` is the full path whose components get the symlink check."""
+    server = r.server
+    tree = r.tree
+    plan = server.cache.get(("plan", dirpath))
+    if plan is None:
+        plan = _make_plan(tree, server, dirpath)
+        server.cache[("plan", dirpath)] = plan
+    levels, static_confs, static_key, needs_dynamic = plan
+    if not needs_dynamic:
+        if check_path is not None and "FollowSymLinks" not in _opts(_core(static_confs)):
+            _symlink_check(levels, check_path, static_confs, None)
+        return static_confs, static_key
+    # slow path: .htaccess files or symlink checks along the way
+    htcache: HtaccessCache = tree.extra.setdefault("htaccess_cache", HtaccessCache())
+    core_sc = server.module_config[core.index]
+    names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
+    confs = server.lookup_defaults
+    key: list[Any] = []
+    for level, secs in levels:
+        for sec in secs:
+            confs = tree.merge_dir_confs(confs, sec.confs)
+            key.append(sec.uid)
+        ov, oo = _override(_core(confs))
+        if ov != Override.NONE:
+            for name in names:
+                hp = level + name
+                try:
+                    st = os.stat(hp)
+                except FileNotFoundError:
+                    continue
+                except NotADirectoryError:
+                    continue
+                except PermissionError:
+                    raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: unable "
+                                         "to check htaccess file, ensure it is readable") from None
+                try:
+                    ht = htcache.get(tree, server, hp, st, ov, oo)
+                except ConfigError as e:
+                    raise WalkError(500, f"{hp}: {e.message}", level=1) from None
+                except PermissionError:
+                    raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: unable "
+                                         "to check htaccess file, ensure it is readable") from None
+                confs = tree.merge_dir_confs(confs, ht)
+                key.append((hp, st.st_mtime_ns, st.st_size))
+                break
+    for sec in server.cache[("rx", dirpath)]:
+        confs = tree.merge_dir_confs(confs, sec.confs)
+        key.append(sec.uid)
+    k = ("dir", dirpath, tuple(key))
+    cached = server.cache.get(k)
+    if cached is None:
+        cached = confs
+        if len(server.cache) < 100000:
+            server.cache[k] = confs
+    if check_path is not None:
+        _symlink_check(levels, check_path, cached, None)
+    return cached, k
+
+
+def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple[Any, ...]:
+    levels_paths = _dir_levels(dirpath)
+    levels: list[tuple[str, list[Section]]] = []
+    confs = server.lookup_defaults
+    key: list[Any] = []
+    any_override = False
+    for level in levels_paths:
+        comps = level.count("/")
+        secs = []
+        for sec in server.sec_dir:
+            if sec.regex is not None or sec.components != comps:
+                continue
+            if (sec.wildcard and fn_match(sec.pattern, level)) or sec.pattern == level:
+                secs.append(sec)
+        for sec in secs:
+            confs = tree.merge_dir_confs(confs, sec.confs)
+            key.append(sec.uid)
+        ov, _ = _override(_core(confs))
+        if ov != Override.NONE:
+            any_override = True
+        levels.append((level, secs))
+    rx = [s for s in server.sec_dir if s.regex is not None and s.regex.search(dirpath)]
+    server.cache[("rx", dirpath)] = rx
+    for sec in rx:
+        confs = tree.merge_dir_confs(confs, sec.confs)
+        key.append(sec.uid)
+    return levels, confs, ("dir", dirpath, tuple(key)), any_override
+
+
+def _symlink_check(levels: Any, path: str, confs: list[Any], _: Any) -> None:
+    c = _core(confs)
+    opts = _opts(c)
+    if "FollowSymLinks" in opts:
+        return
+    owner = "SymLinksIfOwnerMatch" in opts
+    # check every component below the first level (Apache lstat()s each one)
+    cur = ""
+    for part in path.strip("/").split("/"):
+        if not part:
+            continue
+        cur += "/" + part
+        try:
+            lst = os.lstat(cur)
+        except OSError:
+            return
+        if stat_mod.S_ISLNK(lst.st_mode):
+            if owner:
+                try:
+                    tst = os.stat(cur)
+                except OSError:
+                    tst = None
+                if tst is not None and tst.st_uid == lst.st_uid:
+                    continue
+            raise WalkError(403, "Symbolic link not allowed or link target not accessible: "
+                            + cur)
+
+
+def file_walk(confs: list[Any], basename: str) -> list[Section]:
+    secs = _core(confs).sec_file
+    if not secs:
+        return []
+    out = []
+    for sec in secs:
+        if sec.regex is not None:
+            if sec.regex.search(basename):
+                out.append(sec)
+        elif sec.wildcard:
+            if fn_match(sec.pattern, basename, pathname=False):
+                out.append(sec)
+        elif sec.pattern == basename:
+            out.append(sec)
+    return out
+
+
+def final_confs(r: Request, dir_confs: list[Any], dir_key: Any, files: list[Section],
+                locs: list[Section]) -> list[Any]:
+    if not files and not locs:
+        return dir_confs
+    server = r.server
+    k = ("final", dir_key, tuple(s.uid for s in files), tuple(s.uid for s in locs))
+    cached = server.cache.get(k)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    confs = dir_confs
+    tree = r.tree
+    for s in files:
+        confs = tree.merge_dir_confs(confs, s.confs)
+    for s in locs:
+        confs = tree.merge_dir_confs(confs, s.confs)
+    if len(server.cache) < 100000:
+        server.cache[k] = confs
+    return confs
+
+
+def location_confs(r: Request, locs: list[Section]) -> list[Any]:
+    """Per-dir config before translate_name: server defaults + <Location> sections."""
+    if not locs:
+        return r.server.lookup_defaults
+    server = r.server
+    k = ("loc", tuple(s.uid for s in locs))
+    cached = server.cache.get(k)
+    if cached is None:
+        cached = server.lookup_defaults
+        for s in locs:
+            cached = r.tree.merge_dir_confs(cached, s.confs)
+        server.cache[k] = cached
+    return cached  # type: ignore[no-any-return]

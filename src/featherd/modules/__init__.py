@@ -1,0 +1,43 @@
+"""Built-in modules, in the order Apache lists them, and loading of external ones.
+
+External modules come from other Python packages through the ``featherd.modules``
+entry-point group: ``LoadModule example_module ...`` finds the entry point named
+``example_module`` (the role apxs and mod_so play for Apache).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from featherd.core.module import Module
+
+#: (python module, attribute) of every built-in module, in load order.
+BUILTIN: list[tuple[str, str]] = [
+    ("featherd.core.builtin", "core"),
+    ("featherd.modules.loggers.mod_log_config", "log_config"),
+    ("featherd.modules.loggers.mod_logio", "logio"),
+]
+
+
+def register_builtin(path: str, attr: str) -> None:
+    if (path, attr) not in BUILTIN:
+        BUILTIN.append((path, attr))
+
+
+def builtin_modules() -> list[Module]:
+    out: list[Module] = []
+    for path, attr in BUILTIN:
+        m = getattr(importlib.import_module(path), attr)
+        if m not in out:
+            out.append(m)
+    return out
+
+
+def load_external(name: str) -> Module | None:
+    for ep in entry_points(group="featherd.modules"):
+        if ep.name == name:
+            return ep.load()  # type: ignore[no-any-return]
+    return None
