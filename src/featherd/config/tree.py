@@ -47,7 +47,7 @@ def split_args(s: str) -> list[str]:
             i += 1
             buf: list[str] = []
             while i < n and s[i] != q:
-                if s[i] == "\\" and i + 1 < n and s[i + 1] == q:
+                if s[i] == "\\" and i + 1 < n and s[i + 1] in (q, "\\"):
                     i += 1
                 buf.append(s[i])
                 i += 1
@@ -57,7 +57,7 @@ def split_args(s: str) -> list[str]:
             j = i
             while j < n and s[j] not in " \t\r\n":
                 j += 1
-            out.append(s[i:j])
+            out.append(s[i:j].replace("\\\\", "\\"))
             i = j
 
 
