@@ -64,6 +64,7 @@ class Args:
         self.errfile: str | None = None
         self.foreground = False
         self.no_docroot_check = False
+        self.one_process = False
 
 
 def parse_args(argv: list[str]) -> Args:
@@ -101,6 +102,7 @@ def parse_args(argv: list[str]) -> Args:
         if arg in ("-t", "-S", "-M", "-l", "-L", "-v", "-V", "-h", "-T", "-X", "-R"):
             if arg == "-X":
                 a.foreground = True
+                a.one_process = True
             elif arg == "-T":
                 a.no_docroot_check = True
             elif arg == "-S":
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.path.join(tree.server_root, 'logs')}", file=sys.stderr)
     from featherd.mpm import run
 
-    return run(tree, a)
+    return run(tree, a, reload=lambda: load(a))
 
 
 if __name__ == "__main__":

@@ -285,8 +285,8 @@ class Connection(asyncio.Protocol):
 
         base = self.addr_default_server()
         limit = 0
-        if head.content_length is not None or head.chunked:
-            self.current_body = BodyReader(self, limit)
+        self.current_body = (BodyReader(self, limit)
+                             if head.content_length is not None or head.chunked else None)
         r = None
         try:
             from featherd.core.http_request import new_request  # noqa: F401
@@ -297,6 +297,7 @@ class Connection(asyncio.Protocol):
         await log_request(r)
         self.bytes_in = 0
         self.bytes_out = 0
+        self.worker.count_request()
         self._after_request(r)
 
     def _after_request(self, r: Request) -> None:
@@ -355,9 +356,8 @@ class Connection(asyncio.Protocol):
         self.parser.start_next()
         s = self.addr_default_server()
         self._set_timer(_v(s.keep_alive_timeout, self.tree.main.keep_alive_timeout, 5))
-        if self.worker.stopping:
-            self.close()
-            return
+        # During a graceful stop the connection stays open: the next request is answered
+        # with "Connection: close" (server_state_ok) rather than reset under the client.
         self._pump()
 
     # -- vhost -------------------------------------------------------------------------

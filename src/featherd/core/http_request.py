@@ -37,6 +37,7 @@ def new_request(conn: Any, head: RequestHead) -> Request:
     r.headers_in = Headers(head.headers)
     r.header_only = head.method == "HEAD"
     r.expecting_100 = head.expect_continue
+    r.body = getattr(conn, "current_body", None)
     return r
 
 

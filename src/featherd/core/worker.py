@@ -46,6 +46,15 @@ class Worker:
         self.servers: list[asyncio.base_events.Server] = []
         self.stopping = False
         self.stopped = loop.create_future()
+        self.requests = 0
+        self.max_requests = int(tree.extra.get("mpm", {}).get("MaxRequestsPerChild", 0) or 0)
+        self.on_max_requests: Any = None
+
+    def count_request(self) -> None:
+        self.requests += 1
+        if self.max_requests and self.requests >= self.max_requests and not self.stopping:
+            if self.on_max_requests is not None:
+                self.on_max_requests()
 
     async def start(self, sockets: list[tuple[Any, Any]]) -> None:
         run_void_sync(self.tree.hooks["child_init"], self.tree, self.loop)
@@ -64,13 +73,16 @@ class Worker:
         self.stopping = True
         for s in self.servers:
             s.close()
-        for c in list(self.connections):
-            if not c.busy:
-                c.close()
         if graceful:
+            # Idle keep-alive connections stay open: the next request on one is answered
+            # with "Connection: close" (never closed under a client that is sending).
             deadline = self.loop.time() + graceful
-            while any(c.busy for c in self.connections) and self.loop.time() < deadline:
+            while self.connections and self.loop.time() < deadline:
                 await asyncio.sleep(0.05)
+        else:
+            for c in list(self.connections):
+                if not c.busy:
+                    c.close()
         for c in list(self.connections):
             c.abort()
         run_void_sync(self.tree.hooks["child_exit"], self.tree)

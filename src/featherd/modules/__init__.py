@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 #: (python module, attribute) of every built-in module, in load order.
 BUILTIN: list[tuple[str, str]] = [
     ("featherd.core.builtin", "core"),
+    ("featherd.mpm.directives", "mpm"),
     ("featherd.modules.loggers.mod_log_config", "log_config"),
     ("featherd.modules.loggers.mod_logio", "logio"),
 ]
