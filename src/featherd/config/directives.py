@@ -9,8 +9,9 @@ class lets it into .htaccess (Override, the manual's "Override:" line).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from featherd.errors import DirectiveError
 
@@ -129,12 +130,14 @@ class Directive:
     def override_text(self) -> str:
         if self.override == Override.NONE:
             return ""
-        names = {v: k for k, v in OVERRIDE_NAMES.items()}
-        return " ".join(names[o].capitalize() if o != Override.AUTHCFG else "AuthConfig"
-                        for o in Override if o in self.override and o in names)
+        names = {Override.AUTHCFG: "AuthConfig", Override.FILEINFO: "FileInfo",
+                 Override.INDEXES: "Indexes", Override.LIMIT: "Limit",
+                 Override.OPTIONS: "Options"}
+        return " ".join(n for o, n in names.items() if o in self.override)
 
     def split(self, raw: str) -> list[Any]:
-        """Turn the raw argument string into handler arguments, or raise Apache's error."""
+        """Turn the raw argument string into handler arguments, or raise Apache's error
+        (invoke_cmd: an empty word, such as "", counts as a missing argument)."""
         from featherd.config.tree import split_args
 
         spec = self.args
@@ -142,26 +145,35 @@ class Directive:
             return [raw]
         words = split_args(raw)
         tail = f", {self.help}" if self.help else ""
+        if spec is ArgSpec.NO_ARGS:
+            if raw.strip():
+                raise DirectiveError(f"{self.name} takes no arguments")
+            return []
         if spec is ArgSpec.FLAG:
-            if len(words) == 1 and words[0].lower() in ("on", "off"):
+            # httpd reads one word and ignores anything after it
+            if words and words[0].lower() in ("on", "off"):
                 return [words[0].lower() == "on"]
             raise DirectiveError(f"{self.name} must be On or Off")
         if spec is ArgSpec.TAKE_ARGV:
             return [words]
         if spec is ArgSpec.ITERATE:
+            if "" in words:
+                words = words[:words.index("")]
             if not words:
                 raise DirectiveError(f"{self.name} {_ARITY_TEXT[spec]}{tail}")
             return words
         if spec is ArgSpec.ITERATE2:
+            if "" in words:
+                words = words[:words.index("")]
             if len(words) < 2:
                 raise DirectiveError(f"{self.name} {_ARITY_TEXT[spec]}{tail}")
             return words
         if spec is ArgSpec.TAKE13:
-            if len(words) not in (1, 3):
+            if len(words) not in (1, 3) or "" in words:
                 raise DirectiveError(f"{self.name} {_ARITY_TEXT[spec]}{tail}")
             return words + [None] * (3 - len(words))
         lo, hi = _ARITY[spec]
-        if not lo <= len(words) <= hi:
+        if not lo <= len(words) <= hi or "" in words[:lo]:
             raise DirectiveError(f"{self.name} {_ARITY_TEXT[spec]}{tail}")
         return words + [None] * (hi - len(words))
 

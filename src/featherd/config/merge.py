@@ -10,7 +10,8 @@ updated by child) or a function ``(parent, child) -> value``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class _Unset:

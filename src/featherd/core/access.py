@@ -19,9 +19,11 @@ def requires_for(r: Request) -> list[str]:
     reqs = c.requires
     if reqs is UNSET or not reqs:
         return []
-    m = r.method
+    m = "GET" if r.method == "HEAD" else r.method   # HEAD is M_GET for <Limit>
     out = []
     for methods, line in reqs:
+        if getattr(line, "is_marker", False):        # AuthMerging (mod_authz_core)
+            continue
         if methods is None:
             out.append(line)
         elif "__except__" in methods:
@@ -84,11 +86,19 @@ async def check_access(r: Request) -> int:
         st = await run_all(hooks["access_checker"], r)
         if st != OK:
             return _decl_die(r, st, "check access")
+        # 2.4's access_checker_ex (mod_authz_core): OK grants without a user,
+        # DECLINED goes on to authentication, anything else is the answer
+        st = await run_first(hooks["access_checker_ex"], r)
+        if st != DECLINED:
+            return int(st)
         if some_auth_required(r):
             return await _authn(r)
         return OK
     st = await run_all(hooks["access_checker"], r)
     if st != OK:
+        ex = await run_first(hooks["access_checker_ex"], r)
+        if ex != DECLINED:
+            return int(ex)
         if not some_auth_required(r):
             return _decl_die(r, st, "check access")
         return await _authn(r)

@@ -130,7 +130,7 @@ def load_config(config_file: str | None, modules: list[Module], *,
     cmd = CmdParms(tree=tree, server=tree.main, where=Context.SERVER, dir_confs=None)
     if pre:
         for i, d in enumerate(pre, 1):
-            process_nodes(parse_text(d, "-C"), cmd.child())
+            process_nodes(parse_text(d, "-c/-C directives"), cmd.child())
             del i
     if text is not None:
         nodes = parse_text(text, tree.config_file)
@@ -143,7 +143,7 @@ def load_config(config_file: str | None, modules: list[Module], *,
     process_nodes(nodes, cmd)
     if post:
         for d in post:
-            process_nodes(parse_text(d, "-c"), cmd.child())
+            process_nodes(parse_text(d, "-c/-C directives"), cmd.child())
     from featherd.core.hooks import run_all_sync
 
     rv = run_all_sync(tree.hooks["post_config"], tree)

@@ -1,20 +1,42 @@
-"""One client connection: an asyncio Protocol that parses requests (sans-IO), runs
-them one at a time (pipelined requests wait their turn), enforces TimeOut and
-KeepAliveTimeout, and writes responses with one write per brigade."""
+"""One client connection: the HTTP/1.1 engine (ap_process_http_connection).
+
+An asyncio Protocol that feeds received bytes to the sans-IO parser and serves one
+request at a time; pipelined requests wait in the parser's buffer and are answered in
+order. Apache's connection rules:
+
+* ``TimeOut`` while the rest of a request head, request body data or the client's
+  reading of our output is awaited; like an APR socket timeout it restarts at every
+  read. A half request line that stalls is closed silently, a stalled header block
+  gets a 408, a stalled body makes the body read fail with 408;
+* ``KeepAliveTimeout`` while idle between requests; ``KeepAlive``,
+  ``MaxKeepAliveRequests`` and the Keep-Alive header are decided per response in
+  :mod:`featherd.filters.protocol` (ap_set_keepalive);
+* the request body (:class:`BodyReader`, the HTTP_IN filter): ``100 Continue`` at the
+  first read, ``LimitRequestBody`` (up front for a Content-Length, while reading for
+  chunked bodies), and an unread body discarded before the next request;
+* lingering close (ap_lingering_close): our side is shut down, then whatever the
+  client still sends is read and dropped for up to 2 s, so it gets the response
+  instead of a reset;
+* output: the head and small bodies in one write; files bigger than INLINE_FILE_MAX
+  go out with ``os.sendfile`` on plain sockets (pread + write on TLS, or when
+  sendfile is not usable).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import os
+import traceback
 from typing import TYPE_CHECKING, Any
 
+from featherd.config.merge import UNSET
+from featherd.core.core_module import core
+from featherd.errors import HTTPError
 from featherd.filters.buckets import FileBucket
 from featherd.http.parser import (
     NEED_DATA,
-    PAUSED,
     Data,
-    EndOfMessage,
     ParseError,
     RequestHead,
     RequestParser,
@@ -24,64 +46,137 @@ if TYPE_CHECKING:
     from featherd.core.request import Request
     from featherd.core.worker import Worker
 
-INLINE_FILE_MAX = 256 * 1024
+INLINE_FILE_MAX = 256 * 1024       # files up to this size are read and sent with the head
+READ_CHUNK = 256 * 1024            # pread/write path for bigger files
+SENDFILE_CHUNK = 8 * 1024 * 1024   # at most this much per os.sendfile call
+READ_PAUSE = 1024 * 1024           # stop reading while this much input waits unconsumed
+LINGER_SECS = 2.0                  # SECONDS_TO_LINGER
+LINGER_MAX = 30.0                  # MAX_SECS_TO_LINGER
+CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 _conn_ids = itertools.count(1)
-ERROR, INFO, DEBUG = 3, 6, 7
+ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
+
+
+def _limit_req_body(r: Request) -> int:
+    v = r.per_dir_config[core.index].limit_req_body
+    return 0 if v is UNSET or v is None else int(v)
 
 
 class BodyReader:
-    """Reads the request body from the parser for the request being served."""
+    """The request body of the request being served (Apache's HTTP_IN filter)."""
 
-    __slots__ = ("conn", "done", "limit", "received", "sent_100")
+    __slots__ = ("chunked", "conn", "content_length", "done", "failed", "limit", "received",
+                 "rest", "sent_100", "started")
 
-    def __init__(self, conn: Connection, limit: int) -> None:
+    def __init__(self, conn: Connection, head: RequestHead) -> None:
         self.conn = conn
+        self.content_length = head.content_length
+        self.chunked = head.chunked
         self.done = False
-        self.limit = limit
+        self.failed = False
+        self.limit = 0
         self.received = 0
+        self.rest = b""
         self.sent_100 = False
+        self.started = False
+
+    def _fail(self, status: int, log: str | None, r: Request | None = None,
+              level: int = ERROR) -> HTTPError:
+        """The body can't be read to its end: the connection must close."""
+        self.done = True
+        self.failed = True
+        self.conn.must_close = True
+        if log and r is not None:
+            r.log_error(level, log)
+        return HTTPError(status, None)
+
+    def check_limit(self, r: Request) -> int:
+        """LimitRequestBody against a known Content-Length before anything is read
+        (ap_setup_client_block / ap_discard_request_body): 413 or 0."""
+        if self.started or not self.too_large(r):
+            return 0
+        self.started = True
+        self._fail(413, f"Requested content-length of {self.content_length} is larger than "
+                        f"the configured limit of {_limit_req_body(r)}", r)
+        return 413
+
+    def too_large(self, r: Request) -> bool:
+        """A Content-Length above LimitRequestBody (known before reading anything)."""
+        limit = _limit_req_body(r)
+        cl = self.content_length
+        return bool(limit and cl is not None and cl > limit)
 
     async def read(self, r: Request, want: int = -1) -> bytes:
+        """The next piece of the body (at most ``want`` bytes when > 0); b"" at its end.
+        Raises HTTPError(413/400/408) when the body can't be had."""
+        if self.rest:
+            data = self.rest
+            if 0 < want < len(data):
+                self.rest = data[want:]
+                return data[:want]
+            self.rest = b""
+            return data
         if self.done:
+            if self.failed:
+                raise HTTPError(400, None)
             return b""
         conn = self.conn
-        if r.expecting_100 and not self.sent_100 and not conn.transport_closed:
-            self.sent_100 = True
-            if r.proto_num >= 1001:
-                conn.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if not self.started:
+            self.started = True
+            self.limit = _limit_req_body(r)
+            cl = self.content_length
+            if self.limit and cl is not None and cl > self.limit:
+                raise self._fail(413, f"Requested content-length of {cl} is larger than the "
+                                      f"configured limit of {self.limit}", r)
+            if (r.expecting_100 and r.proto_num >= 1001 and not r.sent_headers
+                    and not conn.transport_closed):
+                # ap_http_filter: the client waits for this before sending the body
+                self.sent_100 = True
+                conn.transport.write(CONTINUE_100)
+        parser = conn.parser
         while True:
             try:
-                ev = conn.parser.next_event()
+                ev = parser.next_event()
             except ParseError as e:
-                conn.body_error = e
-                self.done = True
-                from featherd.errors import HTTPError
-
-                raise HTTPError(e.status, e.log or "error reading the request body") from None
+                raise self._fail(e.status, e.detail or e.log, r, INFO) from None
             if isinstance(ev, Data):
-                self.received += len(ev.data)
+                data = ev.data
+                n = len(data)
+                self.received += n
+                conn.bytes_in += n
                 if self.limit and self.received > self.limit:
-                    self.done = True
-                    conn.body_error = True
-                    from featherd.errors import HTTPError
-
-                    raise HTTPError(413, f"Requested content-length of {self.received} is "
-                                         f"larger than the configured limit of {self.limit}")
-                return ev.data
-            if isinstance(ev, EndOfMessage) or ev is PAUSED:
-                self.done = True
-                return b""
+                    raise self._fail(413, f"Read content-length of {self.received} is larger "
+                                          f"than the configured limit of {self.limit}", r)
+                if 0 < want < n:
+                    self.rest = data[want:]
+                    return data[:want]
+                return data
             if ev is NEED_DATA:
-                if conn.parser.eof or conn.transport_closed:
-                    self.done = True
+                if conn.transport_closed:
                     conn.aborted = True
-                    from featherd.errors import HTTPError
-
-                    raise HTTPError(400, "client closed the connection while sending the body")
-                await conn.wait_data()
+                    raise self._fail(400, "client closed the connection while sending the "
+                                          "request body", r, INFO)
+                if not await conn.wait_data():
+                    raise self._fail(408, "(70007)The timeout specified has expired: error "
+                                          "reading the request body", r, INFO)
                 continue
+            # EndOfMessage (or PAUSED): the body is complete
             self.done = True
             return b""
+
+    async def discard(self, r: Request) -> bool:
+        """ap_discard_request_body: read and drop the rest; False if that failed."""
+        try:
+            while await self.read(r, -1):
+                pass
+        except HTTPError:
+            return False
+        return True
+
+    @property
+    def pending(self) -> bool:
+        """Some of the body may still be on its way."""
+        return not self.done or bool(self.rest)
 
 
 class Connection(asyncio.Protocol):
@@ -90,10 +185,14 @@ class Connection(asyncio.Protocol):
     def __init__(self, worker: Worker, listener: Any) -> None:
         self.worker = worker
         self.tree = worker.tree
+        self.loop = worker.loop
         self.listener = listener
         self.id = next(_conn_ids)
         self.transport: Any = None
-        self.transport_closed = False
+        self.transport_closed = False      # no more output: closing, lingering or lost
+        self.lost = False                  # connection_lost was called
+        self.lingering = False
+        self.linger_deadline = 0.0
         self.client_ip = ""
         self.client_port = 0
         self.local_ip = ""
@@ -102,18 +201,22 @@ class Connection(asyncio.Protocol):
         self.remote_logname: str | None = None
         self.is_tls = False
         self.keepalives = 0
-        self.keepalive = False
+        self.keepalive = False             # this response keeps the connection (%X "+")
         self.client_keepalive = False
+        self.must_close = False            # AP_CONN_CLOSE: an error made reuse unsafe
         self.aborted = False
         self.bytes_in = 0
         self.bytes_out = 0
         self.parser: RequestParser = None  # type: ignore[assignment]
         self.busy = False
         self.timer: asyncio.TimerHandle | None = None
-        self.data_waiter: asyncio.Future[None] | None = None
+        self.data_waiter: asyncio.Future[bool] | None = None
         self.write_waiter: asyncio.Future[None] | None = None
+        self.read_timed_out = False
+        self.reading_paused = False
         self.paused_writing = False
         self.pending: list[Any] = []
+        self.current_body: BodyReader | None = None
         self.body_error: Any = None
         self.addr_group: Any = None
         self.notes: dict[str, Any] = {}
@@ -121,6 +224,10 @@ class Connection(asyncio.Protocol):
         self.server_banner = worker.server_banner
         self.date = worker.dates.now
         self.keepalive_ok_after = True
+        self.sock_fd = -1                  # for sendfile; -1 when not usable
+        self.base: Any = None
+        self.timeout = 300.0
+        self.keep_alive_timeout = 5.0
 
     # -- life cycle --------------------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -135,47 +242,80 @@ class Connection(asyncio.Protocol):
             self.local_ip = self.local_ip[7:]
         if transport.get_extra_info("sslcontext") is not None:
             self.is_tls = True
+        else:
+            s = transport.get_extra_info("socket")
+            try:
+                self.sock_fd = s.fileno() if s is not None else -1
+            except (OSError, AttributeError):
+                self.sock_fd = -1
         self.addr_group = self.worker.vhosts.by_addr(self.local_ip, self.local_port)
-        base = self.addr_default_server()
+        base = self.base = self.addr_default_server()
+        main = self.tree.main
+        self.timeout = float(_v(base.timeout, main.timeout, 300))
+        self.keep_alive_timeout = float(_v(base.keep_alive_timeout, main.keep_alive_timeout, 5))
         self.parser = RequestParser(
-            limit_request_line=_v(base.limit_req_line, self.tree.main.limit_req_line, 8190),
-            limit_request_fieldsize=_v(base.limit_req_fieldsize,
-                                       self.tree.main.limit_req_fieldsize, 8190),
-            limit_request_fields=_v(base.limit_req_fields, self.tree.main.limit_req_fields,
-                                    100))
+            limit_request_line=_v(base.limit_req_line, main.limit_req_line, 8190),
+            limit_request_fieldsize=_v(base.limit_req_fieldsize, main.limit_req_fieldsize, 8190),
+            limit_request_fields=_v(base.limit_req_fields, main.limit_req_fields, 100))
         self.worker.connections.add(self)
-        self._set_timer(self._timeout_value())
+        self._set_timer(self.timeout)
         hook = self.tree.hooks["pre_connection"]
         for fn, _ in hook.funcs:
             fn(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        was_closed = self.transport_closed
         self.transport_closed = True
+        self.lost = True
+        self.lingering = False
         if self.busy:
             self.aborted = True
+            if not was_closed and (self.pending or self.write_waiter is not None):
+                self._log_lost(exc)
         self._cancel_timer()
         self.worker.connections.discard(self)
-        self._wake_data()
-        w = self.write_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        self._wake_data(False)
+        self._wake_write()
         for b in self.pending:
             if isinstance(b, FileBucket):
                 b.close()
         self.pending = []
 
+    def _log_lost(self, exc: Exception | None) -> None:
+        """One line for a client that went away in the middle of a response."""
+        if isinstance(exc, OSError) and exc.errno:
+            msg = f"({exc.errno}){os.strerror(exc.errno)}: core_output_filter: writing data " \
+                  "to the network"
+        else:
+            msg = "client closed the connection before the response was complete"
+        self._log(INFO, msg)
+
+    def _log(self, level: int, msg: str) -> None:
+        log = (self.base.error_log if self.base is not None else None) or \
+            self.tree.main.error_log
+        if log is not None:
+            log.log(level, msg, client=self.client_ip)
+
     def eof_received(self) -> bool:
+        if self.lingering:
+            return False                   # the client is done too: close now
         self.parser.feed(b"")
-        self._wake_data()
+        self._wake_data(True)
         if not self.busy:
             self._pump()
-        return True  # keep the transport open so a response can still go out
+        return True  # keep the transport open so that a response can still go out
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            self._linger_more()
+            return
         self.bytes_in += len(data)
         self.parser.feed(data)
         if self.busy:
-            self._wake_data()
+            self._wake_data(True)
+            if not self.reading_paused and self.parser.buffered > READ_PAUSE:
+                self.reading_paused = True
+                self.transport.pause_reading()
             return
         self._pump()
 
@@ -184,19 +324,13 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused_writing = False
-        w = self.write_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        self._wake_write()
 
     # -- timers -------------------------------------------------------------------------
-    def _timeout_value(self) -> float:
-        s = self.addr_default_server()
-        return _v(s.timeout, self.tree.main.timeout, 300)
-
     def _set_timer(self, secs: float) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.worker.loop.call_later(secs, self._on_timeout)
+        self.timer = self.loop.call_later(secs, self._on_timeout)
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:
@@ -205,29 +339,59 @@ class Connection(asyncio.Protocol):
 
     def _on_timeout(self) -> None:
         self.timer = None
-        if self.busy:
-            # a handler waiting on the client for TimeOut seconds
-            self.aborted = True
-            self._wake_data()
-            self.abort()
+        if self.lingering:
+            self._final_close()
             return
-        self.close()
+        if self.busy:
+            if self.data_waiter is not None:
+                # TimeOut waiting for request body data
+                self.read_timed_out = True
+                self._wake_data(False)
+            elif self.write_waiter is not None:
+                # TimeOut waiting for the client to take our output
+                self._log(INFO, "(70007)The timeout specified has expired: "
+                                "core_output_filter: writing data to the network")
+                self.abort()
+            return
+        if self.parser.in_headers:
+            # the request line came, the header block did not: 408 (as httpd 2.4)
+            self._parse_error(ParseError(408, "", "AH00567: request failed: error reading "
+                                                  "the headers (timeout)"))
+            return
+        self.close()   # idle keep-alive, or a half request line: no response
 
     # -- reading ------------------------------------------------------------------------
-    def _wake_data(self) -> None:
+    def _wake_data(self, value: bool) -> None:
         w = self.data_waiter
+        if w is not None and not w.done():
+            w.set_result(value)
+
+    def _wake_write(self) -> None:
+        w = self.write_waiter
         if w is not None and not w.done():
             w.set_result(None)
 
-    async def wait_data(self) -> None:
-        if self.transport_closed:
-            return
-        self.data_waiter = self.worker.loop.create_future()
-        self._set_timer(self._timeout_value())
-        await self.data_waiter
-        self.data_waiter = None
+    async def wait_data(self) -> bool:
+        """Wait (up to TimeOut) for more request data; False on timeout or loss."""
+        if self.transport_closed or self.parser.eof:
+            return False
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self.data_waiter = self.loop.create_future()
+        self._set_timer(self.timeout)
+        try:
+            await self.data_waiter
+        finally:
+            self.data_waiter = None
+            self._cancel_timer()
+        if self.read_timed_out:
+            self.read_timed_out = False
+            return False
+        return not self.transport_closed
 
     def _pump(self) -> None:
+        """Idle: look for the next request head in what has been received."""
         if self.busy or self.transport_closed:
             return
         try:
@@ -235,25 +399,28 @@ class Connection(asyncio.Protocol):
         except ParseError as e:
             self._parse_error(e)
             return
-        if ev is NEED_DATA:
-            if self.parser.eof:
-                self.close()
-            return
         if isinstance(ev, RequestHead):
             self._cancel_timer()
             self.busy = True
             self.client_keepalive = ev.keep_alive
-            t = self.worker.loop.create_task(self._serve(ev))
+            t = self.loop.create_task(self._serve(ev))
             t.add_done_callback(_ignore)
             return
-        # stray body events can't happen here; close to be safe
-        self.close()
+        if ev is NEED_DATA:
+            if self.parser.eof:
+                self.close()      # the client went away between requests
+            elif self.parser.buffered:
+                self._set_timer(self.timeout)   # part of a request: TimeOut per read
+            return
+        self.close()              # stray body events can't happen here; be safe
 
     def _parse_error(self, e: ParseError) -> None:
         """A request we cannot parse: Apache's error page, then close."""
+        self._cancel_timer()
         self.busy = True
         self.client_keepalive = False
-        t = self.worker.loop.create_task(self._serve_error(e))
+        self.must_close = True
+        t = self.loop.create_task(self._serve_error(e))
         t.add_done_callback(_ignore)
 
     async def _serve_error(self, e: ParseError) -> None:
@@ -261,104 +428,100 @@ class Connection(asyncio.Protocol):
         from featherd.core.request import Request
 
         r = Request(self, self.addr_default_server(), self.tree)
-        r.the_request = getattr(e, "the_request", "") or ""
+        # the request line (as far as it came) for the log and for HEAD's header_only
+        first = self.parser.trailing_data[:self.parser.limit_request_line + 2]
+        the_request = first.split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")
+        the_request = the_request[:self.parser.limit_request_line]
+        r.the_request = the_request
         r.protocol = "HTTP/1.0"
         r.proto_num = 1000
-        r.method = r.the_request.split(" ", 1)[0] if r.the_request else "GET"
-        r.uri = r.the_request.split(" ")[1] if r.the_request.count(" ") >= 1 else ""
+        parts = the_request.split(" ")
+        r.method = parts[0] if the_request else "GET"
+        r.header_only = r.method == "HEAD"
+        r.uri = parts[1] if len(parts) > 1 else ""
         r.keepalive_ok = False
         if e.log:
-            r.log_error(INFO if e.status == 400 else ERROR, e.log)
+            if e.detail and e.detail != e.log:
+                r.log_error(INFO, e.detail)
+                r.log_error(DEBUG, e.log)
+            else:
+                r.log_error(INFO if e.status in (400, 408, 414) else ERROR, e.log)
         if e.notes:
             r.notes["error-notes"] = e.notes
+        self.keepalive = False
         try:
             send_error_response(r, e.status)
         except Exception:
-            pass
+            r.log_error(ERROR, "error while sending the error response: "
+                        + traceback.format_exc().replace("\n", " | "))
         await self.drain_response(r)
-        self.bytes_in = 0
         await log_request(r)
+        self.bytes_in = 0
+        self.bytes_out = 0
         self.close()
 
     async def _serve(self, head: RequestHead) -> None:
         from featherd.core.http_request import handle, log_request
 
-        base = self.addr_default_server()
-        limit = 0
-        self.current_body = (BodyReader(self, limit)
-                             if head.content_length is not None or head.chunked else None)
-        r = None
+        self.keepalive = False
+        self.must_close = False
+        self.bytes_in = head.header_bytes
+        body = self.current_body = \
+            BodyReader(self, head) if (head.content_length or head.chunked) else None
         try:
-            from featherd.core.http_request import new_request  # noqa: F401
-
             r = await handle(self, head)
-        finally:
-            del base
+        except Exception:
+            self._log(ERROR, "internal error: " + traceback.format_exc().replace("\n", " | "))
+            self.current_body = None
+            self.abort()
+            return
+        keep = self.keepalive and not self.aborted and not self.transport_closed \
+            and not self.must_close and r.final.eos_sent
+        if keep and body is not None and body.pending:
+            # ap_discard_request_body: the body nobody read goes before the next request
+            keep = await body.discard(r.final)
+        self.current_body = None
+        self.keepalive = keep
         await log_request(r)
         self.bytes_in = 0
         self.bytes_out = 0
-        self.worker.count_request()
-        self._after_request(r)
-
-    def _after_request(self, r: Request) -> None:
-        keep = self.keepalive and not self.aborted and not self.transport_closed
-        # discard an unread body (or give up on it)
-        if keep:
-            while True:
-                try:
-                    ev = self.parser.next_event()
-                except ParseError:
-                    keep = False
-                    break
-                if ev is PAUSED:
-                    break
-                if ev is NEED_DATA:
-                    if r.expecting_100 and not (r.body and r.body.sent_100):
-                        keep = False
-                        break
-                    # body still arriving: read and drop it before the next request
-                    self.busy = True
-                    t = self.worker.loop.create_task(self._discard_then_continue())
-                    t.add_done_callback(_ignore)
-                    return
-                # Data / EndOfMessage: keep draining
-        if not keep:
+        if not keep or self.transport_closed:
             self.close()
             return
-        self._next_request()
-
-    async def _discard_then_continue(self) -> None:
-        total = 0
-        while True:
-            try:
-                ev = self.parser.next_event()
-            except ParseError:
-                self.close()
-                return
-            if ev is PAUSED:
-                break
-            if ev is NEED_DATA:
-                if self.parser.eof or self.transport_closed:
-                    self.close()
-                    return
-                await self.wait_data()
-                continue
-            if isinstance(ev, Data):
-                total += len(ev.data)
-                if total > 1 << 24:
-                    self.close()
-                    return
         self._next_request()
 
     def _next_request(self) -> None:
         self.keepalives += 1
         self.busy = False
-        self.parser.start_next()
-        s = self.addr_default_server()
-        self._set_timer(_v(s.keep_alive_timeout, self.tree.main.keep_alive_timeout, 5))
-        # During a graceful stop the connection stays open: the next request is answered
-        # with "Connection: close" (server_state_ok) rather than reset under the client.
+        try:
+            if not self.parser.discard_body():   # consumes the EndOfMessage
+                self.close()
+                return
+            self.parser.start_next()
+        except (RuntimeError, ParseError):
+            self.close()
+            return
+        if self.worker.stopping:
+            self.close()
+            return
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        self._set_timer(self.keep_alive_timeout)
         self._pump()
+
+    def body_keepalive_ok(self, r: Request) -> bool:
+        """Can the connection stay open as far as the request body goes?  Not when a
+        client waiting for 100-continue never got it, nor when the Content-Length is
+        over LimitRequestBody (nothing reads such a body)."""
+        body = self.current_body
+        if body is None or not body.pending:
+            return not (body is not None and body.failed)
+        if r.expecting_100 and not body.sent_100:
+            return False
+        if not body.started and body.too_large(r):
+            return False
+        return True
 
     # -- vhost -------------------------------------------------------------------------
     def addr_default_server(self) -> Any:
@@ -377,7 +540,8 @@ class Connection(asyncio.Protocol):
 
     # -- writing ------------------------------------------------------------------------
     def send(self, r: Request, buckets: list[Any], done: bool) -> None:
-        """Write buckets; small files are read inline, big ones queued for sendfile."""
+        """Write buckets (the head first); small files are read inline, big ones are
+        queued for :meth:`drain_response` (sendfile)."""
         if self.transport_closed:
             for b in buckets:
                 if isinstance(b, FileBucket):
@@ -385,36 +549,40 @@ class Connection(asyncio.Protocol):
             return
         out: list[Any] = []
         n = 0
+        pending = self.pending
         for b in buckets:
             if isinstance(b, FileBucket):
-                if b.length <= INLINE_FILE_MAX and not self.pending:
-                    data = os.pread(b.fd, b.length, b.offset)
-                    b.close()
+                if b.length <= INLINE_FILE_MAX and not pending:
+                    try:
+                        data = os.pread(b.fd, b.length, b.offset) if b.length else b""
+                    finally:
+                        b.close()
+                    if len(data) != b.length:
+                        # the file shrank under us: what was promised can't be sent
+                        self._log(ERROR, f"File {b.path} changed while it was being sent")
+                        self.abort()
+                        return
                     out.append(data)
                     n += len(data)
                 else:
-                    if out and not self.pending:
+                    if out:
                         self.transport.writelines(out)
                         out = []
-                    self.pending.append(b)
+                    pending.append(b)
                     n += b.length
+            elif pending:
+                pending.append(b)
+                n += len(b)
             else:
-                if self.pending:
-                    self.pending.append(b)
-                else:
-                    out.append(b)
+                out.append(b)
                 n += len(b)
         if out:
-            if len(out) == 1:
-                self.transport.write(out[0])
-            else:
-                self.transport.writelines(out)
+            # one write: uvloop's writelines may issue a send per item
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         self.bytes_out += n
-        r.bytes_sent += n  # adjusted for headers by the log module via bytes_out
 
     async def drain_response(self, r: Request) -> None:
         """Wait until every queued file has gone out and the socket has room."""
-        loop = self.worker.loop
         while self.pending and not self.transport_closed:
             b = self.pending.pop(0)
             if isinstance(b, FileBucket):
@@ -424,47 +592,149 @@ class Connection(asyncio.Protocol):
                     b.close()
             else:
                 self.transport.write(b)
-                await self._wait_writable()
+                if self.paused_writing:
+                    await self._wait_writable()
+        for b in self.pending:
+            if isinstance(b, FileBucket):
+                b.close()
         self.pending = []
         if self.paused_writing and not self.transport_closed:
             await self._wait_writable()
-        del loop
 
     async def _wait_writable(self) -> None:
+        """Wait (up to TimeOut) until the transport's buffer went below its low mark."""
         while self.paused_writing and not self.transport_closed:
-            self.write_waiter = self.worker.loop.create_future()
-            self._set_timer(self._timeout_value())
-            await self.write_waiter
-            self.write_waiter = None
-        if self.busy:
-            self._cancel_timer()
+            self.write_waiter = self.loop.create_future()
+            self._set_timer(self.timeout)
+            try:
+                await self.write_waiter
+            finally:
+                self.write_waiter = None
+                self._cancel_timer()
 
     async def _send_file(self, b: FileBucket) -> None:
         off, left = b.offset, b.length
-        chunk = 256 * 1024
+        if self.sock_fd >= 0 and left > INLINE_FILE_MAX:
+            sent = await self._sendfile(b.fd, off, left)
+            off += sent
+            left -= sent
         while left > 0 and not self.transport_closed:
-            data = os.pread(b.fd, min(chunk, left), off)
+            data = os.pread(b.fd, min(READ_CHUNK, left), off)
             if not data:
-                break
+                self._log(ERROR, f"File {b.path} changed while it was being sent")
+                self.abort()
+                return
             self.transport.write(data)
             off += len(data)
             left -= len(data)
             if self.paused_writing:
                 await self._wait_writable()
 
+    async def _sendfile(self, fd: int, off: int, left: int) -> int:
+        """os.sendfile straight to the socket once the transport's own buffer is empty;
+        returns the bytes sent (the caller writes any rest with pread/write)."""
+        transport = self.transport
+        if transport.get_write_buffer_size():
+            transport.set_write_buffer_limits(high=0, low=0)
+            try:
+                self.paused_writing = bool(transport.get_write_buffer_size())
+                await self._wait_writable()
+            finally:
+                transport.set_write_buffer_limits()
+            if self.transport_closed or transport.get_write_buffer_size():
+                return 0
+        try:
+            wfd = os.dup(self.sock_fd)   # the loop refuses add_writer on a transport's fd
+        except OSError:
+            self.sock_fd = -1
+            return 0
+        sent = 0
+        loop = self.loop
+        calls = 0
+        try:
+            while left > 0 and not self.transport_closed:
+                try:
+                    n = os.sendfile(wfd, fd, off, min(left, SENDFILE_CHUNK))
+                except BlockingIOError:
+                    n = -1
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    self._log_lost(e)
+                    self.abort()
+                    break
+                except OSError:
+                    self.sock_fd = -1          # not usable here (e.g. odd fs): fall back
+                    break
+                if n == 0:
+                    break                      # file shorter than promised: caller decides
+                if n > 0:
+                    sent += n
+                    off += n
+                    left -= n
+                    calls += 1
+                    if calls % 8 == 0:
+                        await asyncio.sleep(0)  # let other connections run
+                    continue
+                fut: asyncio.Future[None] = loop.create_future()
+                self.write_waiter = fut
+                loop.add_writer(wfd, _set_none, fut)
+                self._set_timer(self.timeout)
+                try:
+                    await fut
+                finally:
+                    loop.remove_writer(wfd)
+                    self.write_waiter = None
+                    self._cancel_timer()
+        finally:
+            os.close(wfd)
+        return sent
+
     # -- closing -----------------------------------------------------------------------
     def close(self) -> None:
+        """End the connection after what was written: lingering close on plain TCP."""
         self._cancel_timer()
-        if not self.transport_closed and self.transport is not None:
+        if self.transport_closed or self.transport is None:
+            return
+        self.transport_closed = True
+        t = self.transport
+        if self.is_tls or self.parser.eof or not t.can_write_eof():
+            t.close()
+            return
+        try:
+            t.write_eof()
+        except (OSError, RuntimeError, AttributeError):
+            t.close()
+            return
+        if self.reading_paused:
+            self.reading_paused = False
+            t.resume_reading()
+        self.lingering = True
+        self.linger_deadline = self.loop.time() + LINGER_MAX
+        self._set_timer(LINGER_SECS)
+
+    def _linger_more(self) -> None:
+        if self.loop.time() >= self.linger_deadline:
+            self._final_close()
+        else:
+            self._set_timer(LINGER_SECS)
+
+    def _final_close(self) -> None:
+        self._cancel_timer()
+        self.lingering = False
+        if self.transport is not None and not self.lost:
             self.transport.close()
-            self.transport_closed = True
 
     def abort(self) -> None:
         self._cancel_timer()
         self.aborted = True
-        if self.transport is not None and not self.transport_closed:
-            self.transport.abort()
+        self.lingering = False
+        if self.transport is not None and not self.lost:
             self.transport_closed = True
+            self.transport.abort()
+
+
+def _set_none(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _v(a: Any, b: Any, default: Any) -> Any:

@@ -27,6 +27,15 @@ def _merge_options(base: Any, new: Any) -> Any:  # not used by merge_records
     return new
 
 
+def _merge_requires(base: Any, new: Any) -> Any:
+    """Require lines: the child's replace the parent's, unless 2.4's AuthMerging And|Or
+    (mod_authz_core) put a marker among them that combines both."""
+    for _, line in new:
+        if getattr(line, "is_marker", False):
+            return line.merge_requires(base, new)
+    return new
+
+
 @dataclass(slots=True)
 class CoreDirConfig:
     opts: Any = UNSET                 # absolute Options set, when given without +/-
@@ -53,7 +62,7 @@ class CoreDirConfig:
     satisfy: Any = UNSET
     auth_type: Any = UNSET
     auth_name: Any = UNSET
-    requires: Any = UNSET             # list of (methods or None, require line)
+    requires: Any = unset_field(lambda b, n: _merge_requires(b, n))  # [(methods|None, line)]
     sec_file: Any = unset_field("append")
     output_filters: Any = UNSET
     input_filters: Any = UNSET
@@ -128,14 +137,14 @@ def server_root(cmd: CmdParms, conf: Any, path: str) -> None:
     cmd.tree.server_root = p
 
 
-@core.directive("Include", args=ArgSpec.TAKE1, context=ALL, override=Override.ALL,
+@core.directive("Include", args=ArgSpec.TAKE1, context=ACCESS,
                 help="Name(s) of the config file(s) to be included; fails if the wildcard "
                      "does not match at least one file")
 def include_(cmd: CmdParms, conf: Any, path: str) -> None:
     include(cmd, path, optional=False)
 
 
-@core.directive("IncludeOptional", args=ArgSpec.TAKE1, context=ALL, override=Override.ALL,
+@core.directive("IncludeOptional", args=ArgSpec.TAKE1, context=ACCESS,
                 help="Name or pattern of the config file(s) to be included; ignored if the "
                      "file does not exist or the pattern does not match any files")
 def include_optional(cmd: CmdParms, conf: Any, path: str) -> None:
@@ -145,7 +154,7 @@ def include_optional(cmd: CmdParms, conf: Any, path: str) -> None:
 def _cond_arg(cmd: CmdParms, what: str) -> str:
     a = cmd.node.args.strip() if cmd.node else ""
     if not a:
-        raise DirectiveError(f"<{what}> directive requires an argument")
+        raise DirectiveError(f"<{what}> directive requires additional arguments")
     return a
 
 
@@ -184,7 +193,8 @@ def version_matches(op: str, spec: str, have: tuple[int, int, int] = APACHE_COMP
         return re.search(pat, ".".join(map(str, have))) is not None
     m = _VER_RE.match(spec)
     if not m:
-        raise DirectiveError(f"Unrecognized version format: {spec}")
+        raise DirectiveError("Version appears to be invalid. It must have the format "
+                             "major[.minor[.patch]] where major, minor and patch are numbers.")
     want = tuple(int(x) if x is not None else None for x in m.groups())
     if op in ("=", "=="):
         return all(w is None or w == h for w, h in zip(want, have, strict=True))
@@ -197,7 +207,7 @@ def version_matches(op: str, spec: str, have: tuple[int, int, int] = APACHE_COMP
         return have < full
     if op == "<=":
         return have <= full
-    raise DirectiveError(f"Unrecognized operator '{op}'")
+    raise DirectiveError(f"unrecognized operator '{op}'")
 
 
 @core.directive("IfVersion", args=ArgSpec.RAW_ARGS, context=ALL, override=Override.ALL,
@@ -224,7 +234,8 @@ def if_version(cmd: CmdParms, conf: Any, raw: str) -> None:
 
 @core.directive("Define", args=ArgSpec.TAKE12, context=RSRC,
                 syntax="Define parameter-name [parameter-value]",
-                help="Define a variable (2.4): <IfDefine> tests it, ${name} expands to its value")
+                help="Define a variable, optionally to a value.  Same as passing -D to the command "
+                     "line.")
 def define(cmd: CmdParms, conf: Any, name: str, value: str | None) -> None:
     cmd.tree.defines.add(name)
     if value is not None:
@@ -332,7 +343,7 @@ def server_admin(cmd: CmdParms, conf: Any, addr: str) -> None:
     cmd.server.server_admin = addr
 
 
-@core.directive("ServerPath", args=ArgSpec.TAKE1, context=Context.VHOST,
+@core.directive("ServerPath", args=ArgSpec.TAKE1, context=RSRC,
                 help="The pathname the server can be reached at")
 def server_path(cmd: CmdParms, conf: Any, p: str) -> None:
     cmd.server.path = p
@@ -459,14 +470,14 @@ def allow_override(cmd: CmdParms, conf: CoreDirConfig, raw: str) -> None:
         elif lw.startswith("options="):
             ov |= Override.OPTIONS
             names = set()
-            for o in w.split("=", 1)[1].split(","):
-                o = o.strip().lower()
+            for o_raw in w.split("=", 1)[1].split(","):
+                o = o_raw.strip().lower()
                 if o == "all":
                     names |= OPT_ALL
                 elif o in _OPT_NAMES:
                     names.add(_OPT_NAMES[o])
                 elif o:
-                    raise DirectiveError(f"Illegal option {o}")
+                    raise DirectiveError(f"Illegal option {o_raw}")
             opts = frozenset(names)
         elif lw in OVERRIDE_NAMES:
             ov |= OVERRIDE_NAMES[lw]
@@ -510,36 +521,33 @@ def add_default_charset(cmd: CmdParms, conf: CoreDirConfig, v: str) -> None:
     conf.add_default_charset = None if lv == "off" else ("ISO-8859-1" if lv == "on" else v)
 
 
-@core.directive("ErrorDocument", args=ArgSpec.RAW_ARGS, context=ALL,
+@core.directive("ErrorDocument", args=ArgSpec.TAKE2, context=ALL,
                 override=Override.FILEINFO, syntax="ErrorDocument error-code document",
                 help="Change responses for HTTP errors")
-def error_document(cmd: CmdParms, conf: CoreDirConfig, raw: str) -> None:
-    parts = raw.strip().split(None, 1)
-    if len(parts) != 2:
-        raise DirectiveError("ErrorDocument takes two arguments, Change responses for HTTP errors")
-    code_s, what = parts
+def error_document(cmd: CmdParms, conf: CoreDirConfig, code_s: str, what: str) -> None:
+    """2.2's set_error_document: a known status code; the second word (quotes already
+    removed) is a message when it has a blank or is neither a local path nor a URL."""
+    from featherd.http.status import REASONS
+
     try:
         code = int(code_s)
     except ValueError:
-        raise DirectiveError(f"Unsupported HTTP response code {code_s}") from None
-    if code < 400 and code != 0 or code > 599:
-        raise DirectiveError(f"Unsupported HTTP response code {code}")
-    if code == 500 and what.startswith("/"):
-        pass
-    # A leading quote marks a text message; the closing quote, if any, is dropped (2.2).
-    if what.startswith('"'):
-        msg = what[1:]
-        if msg.endswith('"'):
-            msg = msg[:-1]
-        doc: tuple[str, str] = ("text", msg)
-    elif what.lower() == "default":
-        doc = ("default", "")
+        code = 0
+    if code not in REASONS or code < 200:
+        raise DirectiveError(f"Unsupported HTTP response code {code_s}")
+    if " " in what:
+        kind = "text"
     elif what.startswith("/"):
-        doc = ("local", what)
+        kind = "local"
     elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", what):
-        doc = ("external", what)
+        kind = "external"
     else:
-        doc = ("text", what)
+        kind = "text"
+    if code == 401 and kind == "external":
+        cmd.tree.warnings.append(f"{cmd.filename}:{cmd.line} cannot use a full URL in a 401 "
+                                 "ErrorDocument directive --- ignoring!")
+        return
+    doc: tuple[str, str] = ("default", "") if what == "default" else (kind, what)
     cur = dict(conf.error_documents or {})
     cur[code] = doc
     conf.error_documents = cur

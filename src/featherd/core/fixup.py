@@ -38,6 +38,11 @@ def fixup_servers(tree: ServerConfigTree) -> int:
     if main.loglevel is None:
         main.loglevel = 4
     sort_sections(main)
+    used = {(h, p) for v in tree.vhosts for h, p in v.addrs}
+    for host, port in tree.name_vhosts:
+        if (host, port) not in used and not (port == 0 and any(h == host for h, _ in used)):
+            tree.warnings.append(f"NameVirtualHost {host}:{port or '*'} has no "
+                                 "VirtualHosts")
     for v in tree.vhosts:
         for i, m in enumerate(tree.modules):
             if i < len(v.module_config):
@@ -52,7 +57,4 @@ def fixup_servers(tree: ServerConfigTree) -> int:
                 setattr(v, f, getattr(main, f))
         if v.server_hostname is None:
             v.server_hostname = main.server_hostname
-        if v.port == 0:
-            ports = [p for _, p in v.addrs if p]
-            v.port = ports[0] if ports else main.port
     return OK

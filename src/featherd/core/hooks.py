@@ -44,6 +44,7 @@ HOOK_SPECS: dict[str, Policy] = {
     "map_to_storage": Policy.RUN_FIRST,
     "header_parser": Policy.RUN_ALL,
     "access_checker": Policy.RUN_ALL,
+    "access_checker_ex": Policy.RUN_FIRST,  # 2.4: authz without a user (mod_authz_core)
     "check_user_id": Policy.RUN_FIRST,
     "auth_checker": Policy.RUN_FIRST,
     "type_checker": Policy.RUN_FIRST,

@@ -66,7 +66,7 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
     conn.select_server(r, r.hostname)
     if "downgrade-1.0" in env and r.proto_num > 1000:
         r.proto_num = 1000
-    if r.proto_num >= 1001 and hv is None and r.hostname is None:
+    if (r.proto_num >= 1001 and r.hostname is None) or (r.proto_num == 1001 and hv is None):
         r.log_error(ERROR, "client sent HTTP/1.1 request without hostname (see RFC2616 "
                            "section 14.23): " + r.uri)
         return 400
@@ -74,7 +74,8 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
         return 400
     if head.expect_continue is False:
         exp = r.headers_in.get("Expect")
-        if exp is not None and exp.strip().lower() != "100-continue" and r.proto_num >= 1001:
+        if exp and exp.strip().lower() != "100-continue":
+            r.log_error(INFO, f"client sent an unrecognized expectation value of Expect: {exp}")
             return 417
     if r.method not in KNOWN_METHODS and r.method not in r.tree.extra.get("methods", ()):
         r.log_error(ERROR, f"Invalid method in request {r.the_request}")
@@ -93,7 +94,7 @@ async def process_request_internal(r: Request) -> int:
     r.location_sections = tuple(locs)
     r.per_dir_config = location_confs(r, locs)
     if r.method == "TRACE" and r.main is None and r.prev is None:
-        return trace(r)
+        return await trace(r)
     if r.uri == "*":
         return options_star(r)
     try:
@@ -104,28 +105,49 @@ async def process_request_internal(r: Request) -> int:
         return e.status
 
 
-def trace(r: Request) -> int:
+async def trace(r: Request) -> int:
+    """ap_send_http_trace: echo the request as message/http, streamed (so chunked on
+    HTTP/1.1: the brigade has no EOS). TraceEnable off: 405; a body is refused (413)
+    unless TraceEnable extended, which echoes up to 64k of it."""
     sc = r.server.module_config[core.index]
     te = sc.trace_enable if sc.trace_enable is not UNSET else "on"
     if te == "off":
-        r.log_error(ERROR, "TRACE denied by server configuration")
-        r.allowed_methods.discard("TRACE")
+        r.notes["error-notes"] = "TRACE denied by server configuration"
         return 405
-    if r.headers_in.get("Content-Length") or r.headers_in.get("Transfer-Encoding"):
+    body = b""
+    if r.body is not None:
         if te != "extended":
-            r.log_error(ERROR, "TRACE with a request body is not allowed")
+            r.notes["error-notes"] = "TRACE with a request body is not allowed"
+            r.log_error(ERROR, f"{r.method} with body is not allowed for {r.uri}")
             return 413
+        cl = r.body.content_length
+        if cl is not None and cl > 65536:
+            r.notes["error-notes"] = "Extended TRACE request bodies cannot exceed 64k\n"
+            return 413
+        chunks: list[bytes] = []
+        n = 0
+        while True:
+            c = await r.read_body()
+            if not c:
+                break
+            n += len(c)
+            if n > 65536:
+                r.notes["error-notes"] = "Extended TRACE request bodies cannot exceed 64k\n"
+                await r.body.discard(r)
+                return 413
+            chunks.append(c)
+        body = b"".join(chunks)
     lines = [r.the_request]
     for k, v in r.headers_in:
         lines.append(f"{k}: {v}")
-    body = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
     r.content_type = "message/http"
-    pass_brigade(r, [body, EOS])
+    pass_brigade(r, [head + body] if body else [head])
     return OK
 
 
 def options_star(r: Request) -> int:
-    r.headers_out.set("Allow", make_allow(r))
+    """http_send_options: "OPTIONS *" is a ping, answered without an Allow header."""
     r.headers_out.set("Content-Length", "0")
     r.content_type = None
     pass_brigade(r, [EOS])
@@ -138,6 +160,9 @@ def make_allow(r: Request) -> str:
     te = sc.trace_enable if sc.trace_enable is not UNSET else "on"
     if te != "off":
         allowed.append("TRACE")
+    elif r.method == "TRACE":
+        # refused before any handler ran: httpd sends an empty Allow
+        return ""
     for m in sorted(r.allowed_methods):
         if m not in allowed:
             allowed.append(m)
@@ -186,6 +211,9 @@ def send_error_response(r: Request, status: int, recursive_error: int = 0) -> No
         r.headers_out.set("Allow", make_allow(r))
     r.headers_out.unset("Content-Length")
     r.range_header = None
+    if r.header_only:
+        pass_brigade(r, [EOS])   # no body, hence no Content-Length either (as httpd)
+        return
     custom = r.ctx.get("custom_text")
     if custom is not None:
         body = custom
@@ -215,8 +243,16 @@ async def die(r: Request, status: int) -> None:
     if r.status != 200 and r.prev is not None and r.ctx.get("is_error_doc"):
         # the ErrorDocument itself failed: report the original error
         recursive = status
-        status = r.status
-        await _send_canned(r, status, recursive)
+        orig = r
+        while orig.prev is not None and orig.prev.status != 200:
+            orig = orig.prev
+        status = orig.status
+        # the canned page names the URL the client asked for (ap_die sends it for orig)
+        shown, r.uri = r.uri, orig.uri
+        try:
+            await _send_canned(r, status, recursive)
+        finally:
+            r.uri = shown
         return
     r.status = status
     docs = r.per_dir_config[core.index].error_documents
@@ -436,7 +472,7 @@ async def handle(conn: Any, head: RequestHead) -> Request:
         st = read_request_checks(r, head)
         if st:
             r.status = st
-            if st in (400, 414, 501, 417):
+            if st in (400, 414, 501):
                 r.keepalive_ok = st == 501 and False
             await die(r, st)
         else:

@@ -28,7 +28,7 @@ def _regex(pattern: str, tag: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error:
-        raise DirectiveError(f"Regex could not be compiled") from None
+        raise DirectiveError("Regex could not be compiled") from None
 
 
 def _strip_quotes(s: str) -> str:
@@ -38,10 +38,12 @@ def _strip_quotes(s: str) -> str:
 
 
 def _walk_section(cmd: CmdParms, where: Context, path: str, regex: Any) -> list[Any]:
+    assert cmd.node is not None and cmd.node.children is not None
+    if cmd.limited is not None:
+        raise DirectiveError(f"<{cmd.node.name}> cannot occur within <Limit> section")
     confs = cmd.tree.new_dir_confs(path)
     sub = cmd.child(where=where, dir_confs=confs, path=path, section_regex=regex,
-                    limited=None, limit_except=False)
-    assert cmd.node is not None and cmd.node.children is not None
+                    limited=None, limit_except=False, section_tag=cmd.node.name)
     sub.walk(cmd.node.children)
     return confs
 
@@ -136,7 +138,9 @@ def _files_section(cmd: CmdParms, is_match: bool) -> None:
     c.sec_file = [*(c.sec_file or []), sec]
 
 
-_FILES_CTX = (Context.SERVER | Context.VHOST | Context.DIRECTORY | Context.HTACCESS)
+# 2.2's filesection refuses only <Location> and <Limit> around it: <Files> may nest.
+_FILES_CTX = (Context.SERVER | Context.VHOST | Context.DIRECTORY | Context.FILES
+              | Context.HTACCESS)
 
 
 @core.directive("Files", args=ArgSpec.RAW_ARGS, context=_FILES_CTX, override=Override.ALL,
@@ -230,7 +234,7 @@ def listen(cmd: CmdParms, conf: Any, addr: str, proto: str | None) -> None:
         host = None
     for ls in cmd.tree.listens:
         if ls.host == host and ls.port == port and port != 0:
-            raise DirectiveError(f"Cannot define multiple Listeners on the same IP:port")
+            raise DirectiveError("Cannot define multiple Listeners on the same IP:port")
     cmd.tree.listens.append(ListenSpec(host, port, proto.lower() if proto else None,
                                        cmd.filename, cmd.line))
 
@@ -269,11 +273,25 @@ def load_module(cmd: CmdParms, conf: Any, name: str, path: str) -> None:
 
     tree = cmd.tree
     if name in tree.loaded:
-        tree.warnings.append(f"module {name} is built-in and can't be loaded")
+        from featherd.modules import builtin_modules
+
+        if tree.loaded[name] in builtin_modules():
+            tree.warnings.append(f"module {name} is built-in and can't be loaded")
+        else:
+            tree.warnings.append(f"module {name} is already loaded, skipping")
         return
-    mod = load_external(name)
+    full = cmd.server_root_relative(path)
+    try:
+        mod = load_external(name)
+    except Exception as e:  # noqa: BLE001 - a broken package fails like a bad .so
+        raise DirectiveError(f"Cannot load {full} into server: {type(e).__name__}: {e}") \
+            from None
     if mod is None:
-        full = cmd.server_root_relative(path)
         raise DirectiveError(f"Cannot load {full} into server: {full}: cannot open shared "
                              "object file: No such file or directory")
+    from featherd.core.module import Module
+
+    if not isinstance(mod, Module):
+        raise DirectiveError(f"Can't locate API module structure `{name}' in file {full}: "
+                             "the entry point is not a featherd Module")
     tree.add_module(mod)

@@ -10,6 +10,7 @@ Without Host, ServerPath prefixes choose. The whole map is built at start-up.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,37 +120,69 @@ def clean_host(value: str) -> str | None:
     return h
 
 
-def server_name(r: Request) -> str:
-    """ap_get_server_name per UseCanonicalName."""
+_DNS_NAMES: dict[str, str] = {}
+
+
+def local_host_name(r: Request) -> str:
+    """The reverse-DNS name of the connection's local address (UseCanonicalName DNS);
+    the ServerName when the lookup fails. Looked up once per address."""
+    ip = r.connection.local_ip
+    name = _DNS_NAMES.get(ip)
+    if name is None:
+        try:
+            name = socket.gethostbyaddr(ip)[0].lower()
+        except OSError:
+            name = r.server.server_hostname or r.tree.main.server_hostname or ip
+        _DNS_NAMES[ip] = name
+    return name
+
+
+def _ucn(r: Request) -> str:
     from featherd.config.merge import UNSET
     from featherd.core.core_module import core
 
-    ucn = r.per_dir_config[core.index].use_canonical_name
-    if ucn is UNSET or ucn == "off":
+    v = r.per_dir_config[core.index].use_canonical_name
+    return "off" if v is UNSET else v  # type: ignore[no-any-return]
+
+
+def server_name(r: Request) -> str:
+    """ap_get_server_name: the Host the client sent (Off, the 2.2 default), the ServerName
+    (On), or the reverse-DNS name of the local address (DNS)."""
+    ucn = _ucn(r)
+    if ucn == "off":
         if r.hostname:
             return r.hostname
     elif ucn == "dns":
-        return r.connection.local_ip
+        return local_host_name(r)
     return r.server.server_hostname or r.tree.main.server_hostname or "localhost"
 
 
 def server_port(r: Request) -> int:
+    """ap_get_server_port. Off/DNS: the port of the Host header, else the ServerName's
+    port, else the scheme's default. On: the ServerName's port, else the default.
+    UseCanonicalPhysicalPort On puts the connection's local port before the default."""
     from featherd.config.merge import UNSET
     from featherd.core.core_module import core
 
-    ucn = r.per_dir_config[core.index].use_canonical_name
-    if ucn is UNSET or ucn == "off" or ucn == "dns":
-        if r.parsed_port and (ucn is UNSET or ucn == "off"):
+    ucn = _ucn(r)
+    phys = r.server.module_config[core.index].use_canonical_physical_port
+    phys_port = r.connection.local_port if phys is not UNSET and phys else 0
+    default = 443 if r.connection.is_tls else 80
+    if ucn in ("off", "dns"):
+        if r.parsed_port:
             return r.parsed_port
-        if ucn is UNSET or ucn == "off":
-            hp = r.ctx.get("host_port")
-            if hp:
-                return hp
-        return r.server.port or r.connection.local_port
-    return r.server.port or (443 if r.connection.is_tls else 80)
+        hp = r.ctx.get("host_port")
+        if hp:
+            return int(hp)
+        if phys_port:
+            return phys_port
+        return r.server.port or default
+    return r.server.port or phys_port or default
 
 
 def construct_url(r: Request, path: str) -> str:
+    """ap_construct_url: scheme://name[:port]path, the port left out when it is the
+    scheme's default."""
     scheme = r.server.server_scheme or ("https" if r.connection.is_tls else "http")
     host = server_name(r)
     port = server_port(r)

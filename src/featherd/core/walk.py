@@ -164,24 +164,28 @@ def _dir_levels(dirpath: str) -> list[str]:
 
 def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[Any], Any]:
     """Merge <Directory> + .htaccess down to ``dirpath`` (ends with '/'), then regex
-    sections. ``check_path`` is the full path whose components get the symlink check."""
+    sections. ``check_path`` is the full path whose components get the symlink check,
+    each one with the Options in force in its parent directory (as ap_directory_walk
+    checks a segment before it descends into it)."""
     server = r.server
     tree = r.tree
     plan = server.cache.get(("plan", dirpath))
     if plan is None:
         plan = _make_plan(tree, server, dirpath)
         server.cache[("plan", dirpath)] = plan
-    levels, static_confs, static_key, needs_dynamic = plan
+    levels, static_confs, static_key, needs_dynamic, static_opts = plan
     if not needs_dynamic:
-        if check_path is not None and "FollowSymLinks" not in _opts(_core(static_confs)):
-            _symlink_check(levels, check_path, static_confs, None)
+        if check_path is not None and not all(
+                "FollowSymLinks" in o for o in static_opts):
+            _symlink_check(check_path, static_opts)
         return static_confs, static_key
-    # slow path: .htaccess files or symlink checks along the way
+    # slow path: .htaccess files along the way
     htcache: HtaccessCache = tree.extra.setdefault("htaccess_cache", HtaccessCache())
     core_sc = server.module_config[core.index]
     names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
     confs = server.lookup_defaults
     key: list[Any] = []
+    level_opts: list[frozenset[str]] = []
     for level, secs in levels:
         for sec in secs:
             confs = tree.merge_dir_confs(confs, sec.confs)
@@ -192,9 +196,7 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
                 hp = level + name
                 try:
                     st = os.stat(hp)
-                except FileNotFoundError:
-                    continue
-                except NotADirectoryError:
+                except (FileNotFoundError, NotADirectoryError):
                     continue
                 except PermissionError:
                     raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: unable "
@@ -209,6 +211,7 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
                 confs = tree.merge_dir_confs(confs, ht)
                 key.append((hp, st.st_mtime_ns, st.st_size))
                 break
+        level_opts.append(_opts(_core(confs)))
     for sec in server.cache[("rx", dirpath)]:
         confs = tree.merge_dir_confs(confs, sec.confs)
         key.append(sec.uid)
@@ -218,8 +221,8 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
         cached = confs
         if len(server.cache) < 100000:
             server.cache[k] = confs
-    if check_path is not None:
-        _symlink_check(levels, check_path, cached, None)
+    if check_path is not None and not all("FollowSymLinks" in o for o in level_opts):
+        _symlink_check(check_path, level_opts)
     return cached, k
 
 
@@ -229,6 +232,7 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
     confs = server.lookup_defaults
     key: list[Any] = []
     any_override = False
+    level_opts: list[frozenset[str]] = []
     for level in levels_paths:
         comps = level.count("/")
         secs = []
@@ -244,34 +248,38 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
         if ov != Override.NONE:
             any_override = True
         levels.append((level, secs))
+        level_opts.append(_opts(_core(confs)))
     rx = [s for s in server.sec_dir if s.regex is not None and s.regex.search(dirpath)]
     server.cache[("rx", dirpath)] = rx
     for sec in rx:
         confs = tree.merge_dir_confs(confs, sec.confs)
         key.append(sec.uid)
-    return levels, confs, ("dir", dirpath, tuple(key)), any_override
+    return levels, confs, ("dir", dirpath, tuple(key)), any_override, level_opts
 
 
-def _symlink_check(levels: Any, path: str, confs: list[Any], _: Any) -> None:
-    c = _core(confs)
-    opts = _opts(c)
-    if "FollowSymLinks" in opts:
-        return
-    owner = "SymLinksIfOwnerMatch" in opts
-    # check every component below the first level (Apache lstat()s each one)
+def _symlink_check(path: str, level_opts: list[frozenset[str]]) -> None:
+    """Refuse a symbolic link among the components of ``path`` unless the Options of the
+    directory holding it allow it (FollowSymLinks, or SymLinksIfOwnerMatch when link and
+    target have the same owner). ``level_opts[i]`` are the Options of the directory at
+    depth i ('/' is 0)."""
     cur = ""
+    depth = 0
     for part in path.strip("/").split("/"):
         if not part:
             continue
+        opts = level_opts[min(depth, len(level_opts) - 1)]
+        depth += 1
         cur += "/" + part
+        if "FollowSymLinks" in opts:
+            continue
         try:
             lst = os.lstat(cur)
         except OSError:
             return
         if stat_mod.S_ISLNK(lst.st_mode):
-            if owner:
+            if "SymLinksIfOwnerMatch" in opts:
                 try:
-                    tst = os.stat(cur)
+                    tst: os.stat_result | None = os.stat(cur)
                 except OSError:
                     tst = None
                 if tst is not None and tst.st_uid == lst.st_uid:

@@ -1,9 +1,12 @@
 """The PROTOCOL stage: BYTERANGE, CONTENT_LENGTH, HTTP_HEADER and CHUNK in one pass.
 
 What each step does follows Apache's filters of the same names: ranges only on a 200
-whose whole body is in hand; Content-Length when the body is complete at the first
-pass; the head written with Date and Server first and Content-Type last; chunking for
-HTTP/1.1 when the length is unknown and the connection may stay open.
+whose whole body is in hand (HEAD included: the 206 head without its body);
+Content-Length when the body is complete at the first pass; the head written with
+Date and Server first, Content-Type last and, for a 304, only the fields 2.2 keeps;
+ap_set_keepalive deciding Keep-Alive / Connection: close and whether to chunk (HTTP/1.1
+when the length is unknown). ``r.bytes_sent`` counts the body as sent, before chunking
+(what %b logs).
 """
 
 from __future__ import annotations
@@ -18,13 +21,36 @@ from featherd.http.status import status_line
 if TYPE_CHECKING:
     from featherd.core.request import Request
 
-# ap_status_drops_connection
-DROPS_CONNECTION = frozenset({400, 408, 411, 413, 414, 417, 500, 503, 501})
+# ap_status_drops_connection (httpd.h)
+DROPS_CONNECTION = frozenset({400, 408, 411, 413, 414, 500, 503, 501})
+# ap_http_header_filter: what a 304 carries besides Date and Server, in this order (2.2)
 NOT_MODIFIED_KEEP = ("Connection", "Keep-Alive", "ETag", "Content-Location", "Expires",
                      "Cache-Control", "Vary", "Warning", "WWW-Authenticate",
-                     "Proxy-Authenticate", "Set-Cookie", "Set-Cookie2", "Date", "Server",
-                     "Last-Modified")
-_NOT_MODIFIED_KEEP_L = frozenset(h.lower() for h in NOT_MODIFIED_KEEP)
+                     "Proxy-Authenticate", "Set-Cookie", "Set-Cookie2")
+_NOT_MODIFIED_ORDER = {h.lower(): i for i, h in enumerate(NOT_MODIFIED_KEEP)}
+_SKIP = frozenset(("date", "server", "content-type", "transfer-encoding", "connection",
+                   "keep-alive"))
+
+
+def _tokens(v: str | None) -> set[str]:
+    if not v:
+        return set()
+    return {t.strip(" \t").lower() for t in v.split(",")}
+
+
+def _range_header(r: Request) -> tuple[str | None, bool]:
+    """The Range (or Netscape's Request-Range) to apply; legacy flag for the latter."""
+    if r.header_only:
+        rh = r.headers_in.get("Range")
+    else:
+        rh = r.range_header
+    if rh is not None:
+        return rh, False
+    if r.range_header is None and (r.header_only or r.method == "GET"):
+        rr = r.headers_in.get("Request-Range")
+        if rr is not None and not r.ctx.get("is_error_doc"):
+            return rr, True
+    return None, False
 
 
 def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], int]:
@@ -34,12 +60,17 @@ def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], in
     maxr = c.max_ranges
     if maxr is UNSET:
         maxr = 200
-    if maxr == -1:   # MaxRanges none
+    if maxr == -1:   # MaxRanges none: ranges are never served
         r.headers_out.set("Accept-Ranges", "none")
         return bb, length
-    rh = r.range_header
+    rh, legacy = _range_header(r)
     if rh is None:
         return bb, length
+    if "Content-Range" in r.headers_out:
+        return bb, length      # already a single range
+    ct0 = (r.content_type or "").lower()
+    if ct0.startswith("multipart/byteranges") or ct0.startswith("multipart/x-byteranges"):
+        return bb, length      # already several
     ir = r.headers_in.get("If-Range")
     if ir is not None:
         from featherd.http.dates import parse_http_date
@@ -52,12 +83,16 @@ def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], in
     if res is None:
         return bb, length
     if res == "unsatisfiable":
+        for b in bb:
+            if isinstance(b, FileBucket):
+                b.close()
         r.status = 416
         r.headers_out.set("Content-Range", f"bytes */{length}")
         r.ctx["range416"] = True
         return [EOS], 0
     spans: list[tuple[int, int]] = res  # type: ignore[assignment]
     data = [b for b in bb if b is not EOS and b is not FLUSH]
+    owners = [b for b in data if isinstance(b, FileBucket)]
 
     def slice_(start: int, end: int) -> list[Any]:
         out: list[Any] = []
@@ -76,43 +111,63 @@ def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], in
     r.status = 206
     if len(spans) == 1:
         s, e = spans[0]
-        r.headers_out.set("Content-Range", f"bytes {s}-{e}/{length}")
+        r.headers_out.set("Content-Range", ranges_mod.content_range(s, e, length))
         out = slice_(s, e)
-        r.ctx["range_keep"] = bb
-        return [*out, EOS], e - s + 1
-    boundary = ranges_mod.multipart_boundary()
-    ct = r.content_type or ""
-    parts = ranges_mod.multipart_parts(spans, length, ct, boundary)
-    out = []
-    total = 0
-    for head, s, e in parts:
-        out.append(head)
-        out.extend(slice_(s, e))
-        total += len(head) + (e - s + 1)
-    trailer = ranges_mod.multipart_trailer(boundary)
-    out.append(trailer)
-    total += len(trailer)
-    r.ctx["range_keep"] = bb
-    r.ctx["multipart_ct"] = ranges_mod.multipart_content_type(boundary)
+    else:
+        boundary = ranges_mod.multipart_boundary()
+        ct = content_type_for(r) or ""
+        parts = ranges_mod.multipart_parts(spans, length, ct, boundary)
+        out = []
+        for head, s, e in parts:
+            out.append(head)
+            out.extend(slice_(s, e))
+        out.append(ranges_mod.multipart_trailer(boundary))
+        r.ctx["multipart_ct"] = ranges_mod.multipart_content_type(boundary, legacy)
+    # the pieces borrow the file descriptor: the last piece of each file closes it
+    for f in owners:
+        last = None
+        for b in out:
+            if isinstance(b, FileBucket) and b.fd == f.fd:
+                last = b
+        if last is not None:
+            last.owns_fd = True
+            f.owns_fd = False
+        else:
+            f.close()
+    total = sum(bucket_len(b) for b in out)
     return [*out, EOS], total
 
 
-def _wants_keepalive(r: Request) -> bool:
+def set_keepalive(r: Request, framed: bool) -> tuple[bool, bool, bool]:
+    """ap_set_keepalive: (keep the connection, the client sent a keep-alive token,
+    chunk the body)."""
     conn = r.connection
-    if not conn.client_keepalive or conn.aborted:
-        return False
+    if conn.must_close or conn.aborted or not r.keepalive_ok:
+        return False, False, False     # AP_CONN_CLOSE
+    chunked = False
+    if not framed:
+        if r.proto_num >= 1001:
+            chunked = True
+        else:
+            return False, False, False
     s = r.server
-    if s.keep_alive is False:
-        return False
-    if r.status in DROPS_CONNECTION or "nokeepalive" in r.subprocess_env:
-        return False
-    if not r.keepalive_ok:
-        return False
     mx = s.keep_alive_max if s.keep_alive_max is not None else 100
-    left = mx - conn.keepalives
-    if mx != 0 and left <= 0:
-        return False
-    return conn.server_state_ok()
+    to = s.keep_alive_timeout if s.keep_alive_timeout is not None else 5
+    if (s.keep_alive is False or to <= 0 or (mx and mx - conn.keepalives <= 0)
+            or r.status in DROPS_CONNECTION
+            or "close" in _tokens(r.headers_out.get("Connection"))):
+        return False, False, chunked
+    client = _tokens(r.headers_in.get("Connection"))
+    if "close" in client:
+        return False, False, chunked
+    if "nokeepalive" in r.subprocess_env and "Via" not in r.headers_in:
+        return False, False, chunked
+    ka_sent = "keep-alive" in client
+    if not (ka_sent or r.proto_num >= 1001):
+        return False, False, chunked
+    if not conn.server_state_ok() or not conn.body_keepalive_ok(r):
+        return False, False, chunked
+    return True, ka_sent, chunked
 
 
 def content_type_for(r: Request) -> str | None:
@@ -136,6 +191,25 @@ def content_type_for(r: Request) -> str | None:
     return ct
 
 
+def content_meta_headers(r: Request, out: Any) -> Any:
+    """ap_http_header_filter: Content-Encoding from r.content_encoding (replacing any),
+    Content-Language from r.content_languages plus any already set, joined by ","."""
+    out = out.copy()
+    if r.content_encoding:
+        out.set("Content-Encoding", r.content_encoding)
+    if r.content_languages:
+        langs = list(r.content_languages)
+        low = {x.lower() for x in langs}
+        for field in out.get_all("Content-Language"):
+            for tok in field.split(","):
+                tok = tok.strip()
+                if tok and tok.lower() not in low:
+                    langs.append(tok)
+                    low.add(tok.lower())
+        out.set("Content-Language", ",".join(langs))
+    return out
+
+
 def build_head(r: Request, length: int | None) -> bytes:
     """Status line and headers (ap_basic_http_header + ap_http_header_filter)."""
     conn = r.connection
@@ -146,63 +220,79 @@ def build_head(r: Request, length: int | None) -> bytes:
         merged = r.err_headers_out.copy()
         merged.extend(out)
         out = merged
-    ka = _wants_keepalive(r)
-    framing = (status in (304, 204) or r.header_only or length is not None)
-    chunked = False
-    if ka and not framing:
-        if r.proto_num >= 1001 and "downgrade-1.0" not in env:
-            chunked = True
-        else:
-            ka = False
-    r.chunked = chunked
-    conn.keepalive = ka
+    if r.content_encoding or r.content_languages:
+        out = content_meta_headers(r, out)
+    force10 = "force-response-1.0" in env
     if "force-no-vary" in env:
         out.unset("Vary")
-    proto = "HTTP/1.0" if ("force-response-1.0" in env or "force-no-vary" in env) \
-        and r.proto_num <= 1000 else "HTTP/1.1"
+        r.proto_num = 1000
+        force10 = True
+    if r.proto_num > 1000 and "downgrade-1.0" in env:
+        r.proto_num = 1000    # basic_http_header_check, before the force-response test
+    proto = "HTTP/1.1"
+    if force10 and r.proto_num == 1000:
+        proto = "HTTP/1.0"
+        conn.must_close = True
+    framed = status in (304, 204) or r.header_only or length is not None
+    ka, ka_sent, chunked = set_keepalive(r, framed)
+    r.chunked = chunked
+    conn.keepalive = ka
     line = r.status_line if r.status_line and r.status_line[:3] == str(status) \
         else status_line(status)
     parts = [f"{proto} {line}\r\nDate: {conn.date()}\r\n"]
     server_hdr = conn.server_header
     if server_hdr:
         parts.append(f"Server: {server_hdr}\r\n")
-    ct = content_type_for(r)
-    skip = ("date", "server", "content-type")
-    if status == 304:
-        for k, v in out:
-            lk = k.lower()
-            if lk in _NOT_MODIFIED_KEEP_L and lk not in skip:
-                parts.append(f"{k}: {v}\r\n")
-    else:
-        for k, v in out:
-            lk = k.lower()
-            if lk in skip or (lk == "content-length" and (chunked or length is not None)):
-                continue
-            if lk == "transfer-encoding":
-                continue
-            parts.append(f"{k}: {v}\r\n")
-        if length is not None and status not in (204,) and not (
-                r.header_only and length == 0 and "content-length" not in
-                [k.lower() for k, _ in out]):
-            parts.append(f"Content-Length: {length}\r\n")
-        if chunked:
-            parts.append("Transfer-Encoding: chunked\r\n")
+    conn_vals = [v for k, v in out if k.lower() == "connection"]
     if ka:
-        s = r.server
-        mx = s.keep_alive_max if s.keep_alive_max is not None else 100
-        to = s.keep_alive_timeout if s.keep_alive_timeout is not None else 5
-        if mx:
-            parts.append(f"Keep-Alive: timeout={int(to)}, max={mx - conn.keepalives}\r\n")
+        if ka_sent:
+            s = r.server
+            mx = s.keep_alive_max if s.keep_alive_max is not None else 100
+            to = s.keep_alive_timeout if s.keep_alive_timeout is not None else 5
+            if mx:
+                ka_hdr = f"timeout={int(to)}, max={mx - conn.keepalives}"
+            else:
+                ka_hdr = f"timeout={int(to)}"
+            conn_vals.append("Keep-Alive")
         else:
-            parts.append(f"Keep-Alive: timeout={int(to)}\r\n")
-        parts.append("Connection: Keep-Alive\r\n")
-    elif r.proto_num >= 1001 or conn.client_keepalive:
-        parts.append("Connection: close\r\n")
-    if status != 304 and status != 204:
+            ka_hdr = None
+    else:
+        ka_hdr = None
+        if "close" not in _tokens(", ".join(conn_vals)):
+            conn_vals.append("close")
+    conn_hdr = ", ".join(conn_vals) if conn_vals else None
+    if status == 304:
+        keep: list[tuple[int, int, str, str]] = []
+        for i, (k, v) in enumerate(out):
+            o = _NOT_MODIFIED_ORDER.get(k.lower())
+            if o is not None and o > 1:
+                keep.append((o, i, k, v))
+        if conn_hdr:
+            parts.append(f"Connection: {conn_hdr}\r\n")
+        if ka_hdr:
+            parts.append(f"Keep-Alive: {ka_hdr}\r\n")
+        for _, _, k, v in sorted(keep):
+            parts.append(f"{k}: {v}\r\n")
+        parts.append("\r\n")
+        return "".join(parts).encode("latin-1", "replace")
+    for k, v in out:
+        lk = k.lower()
+        if lk in _SKIP or (lk == "content-length" and (chunked or length is not None
+                                                        or status == 204)):
+            continue
+        parts.append(f"{k}: {v}\r\n")
+    if length is not None and status != 204 and not (r.header_only and length == 0):
+        parts.append(f"Content-Length: {length}\r\n")
+    if ka_hdr:
+        parts.append(f"Keep-Alive: {ka_hdr}\r\n")
+    if conn_hdr:
+        parts.append(f"Connection: {conn_hdr}\r\n")
+    if chunked:
+        parts.append("Transfer-Encoding: chunked\r\n")
+    if status != 204:
         mct = r.ctx.get("multipart_ct")
-        if mct:
-            parts.append(f"Content-Type: {mct}\r\n")
-        elif ct:
+        ct = mct or content_type_for(r)
+        if ct:
             parts.append(f"Content-Type: {ct}\r\n")
     parts.append("\r\n")
     return "".join(parts).encode("latin-1", "replace")
@@ -217,7 +307,11 @@ def protocol_stage(r: Request, bb: list[Any]) -> None:
             r.eos_sent = True
         return
     if r.eos_sent:
+        for b in bb:
+            if isinstance(b, FileBucket):
+                b.close()
         return
+    no_body = r.header_only or r.status in (304, 204)
     if not r.sent_headers:
         r.sent_headers = True
         complete = bool(bb) and bb[-1] is EOS
@@ -226,42 +320,47 @@ def protocol_stage(r: Request, bb: list[Any]) -> None:
             length = 0
             for b in bb:
                 length += bucket_len(b)
-            if r.status == 200 and r.range_header is not None and not r.header_only:
+            if r.status == 200:
                 bb, length = _apply_ranges(r, bb, length)
-            elif r.status == 200 and r.range_header is not None and r.header_only:
-                pass
-            if r.status == 200 and "Accept-Ranges" not in r.headers_out:
-                r.headers_out.set("Accept-Ranges", "bytes")
+                no_body = r.header_only or r.status in (304, 204)
+            if r.header_only and length == 0:
+                cl = r.headers_out.get("Content-Length")
+                if cl is not None and cl.isdigit() and cl != "0":
+                    length = int(cl)   # a HEAD answered without a body keeps its C-L
         else:
             cl = r.headers_out.get("Content-Length")
             if cl is not None and cl.isdigit():
                 length = int(cl)
-        if r.status in (304, 204) or (r.status < 200):
+        if r.status in (304, 204) or r.status < 200:
             length = None
-        if r.assbackwards:
-            head = b""
-        else:
-            head = build_head(r, length)
-        if r.header_only or r.status in (304, 204):
+        head = b"" if r.assbackwards else build_head(r, length)
+        if no_body:
             for b in bb:
                 if isinstance(b, FileBucket):
                     b.close()
-            conn.send(r, [head], True)
-            r.eos_sent = True
+            if bb and bb[-1] is EOS:
+                r.eos_sent = True
+            conn.send(r, [head], r.eos_sent)
             return
-        r.ctx["body_written"] = 0
+        r.bytes_sent += sum(bucket_len(b) for b in bb)
         if r.chunked:
             bb = _chunk(bb)
         if bb and bb[-1] is EOS:
             r.eos_sent = True
             bb = bb[:-1]
-        conn.send(r, [head, *bb], r.eos_sent)
+        if head:
+            bb.insert(0, head)
+        conn.send(r, bb, r.eos_sent)
         return
-    if r.header_only or r.status in (304, 204):
+    if no_body:
+        for b in bb:
+            if isinstance(b, FileBucket):
+                b.close()
         if bb and bb[-1] is EOS:
             r.eos_sent = True
             conn.send(r, [], True)
         return
+    r.bytes_sent += sum(bucket_len(b) for b in bb)
     if r.chunked:
         bb = _chunk(bb)
     done = bool(bb) and bb[-1] is EOS
@@ -282,6 +381,8 @@ def _chunk(bb: list[Any]) -> list[Any]:
         else:
             n = bucket_len(b)
             if n == 0:
+                if isinstance(b, FileBucket):
+                    b.close()
                 continue
             out.append(b"%x\r\n" % n)
             out.append(b)

@@ -433,6 +433,16 @@ class RequestParser:
         return bytes(self._buf[self._pos :])
 
     @property
+    def buffered(self) -> int:
+        """How many received bytes are not consumed yet (cheap ``len(trailing_data)``)."""
+        return len(self._buf) - self._pos
+
+    @property
+    def in_headers(self) -> bool:
+        """The request line is in but the header block is not complete yet."""
+        return self._state == _S_HEAD and self._rline is not None
+
+    @property
     def body_framing(self) -> str:
         """``"chunked"``, ``"length"`` or ``"none"`` for the current request."""
         st = self._state

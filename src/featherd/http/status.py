@@ -46,12 +46,12 @@ def esc(s: str) -> str:
 
 
 def canned_error_text(status: int, r: Any) -> str:
-    """The body paragraph(s) Apache writes for ``status`` (get_canned_error_string)."""
+    """The body paragraph(s) Apache 2.2 writes for ``status`` (get_canned_error_string),
+    byte for byte; ``error-notes`` where 2.2 adds them (add_optional_notes)."""
     uri = esc(r.uri or "")
-    method = esc(r.method or "")
+    method = r.method or ""
     location = r.headers_out.get("Location") or r.err_headers_out.get("Location") or ""
-    notes = r.notes.get("error-notes", "") if r.notes.get("verbose-error-to") == "*" or \
-        status in (400, 411, 414, 501, 502) else ""
+    notes = r.notes.get("error-notes", "")
     if status in (301, 302, 307, 308):
         return f'<p>The document has moved <a href="{esc(location)}">here</a>.</p>\n'
     if status == 303:
@@ -107,12 +107,23 @@ def canned_error_text(status: int, r: Any) -> str:
         return ("<p>None of the range-specifier values in the Range\nrequest-header field "
                 "overlap the current extent\nof the selected resource.</p>\n")
     if status == 417:
+        # 2.2 wrote the header unescaped (an XSS hole); escaped here, as 2.4 does
         expect = esc(r.headers_in.get("Expect") or "")
         return ("<p>The expectation given in the Expect request-header\nfield could not be "
-                f"met by this server.\nThe client sent<pre>\n    Expect: {expect}\n</pre>\n"
-                "but we only allow the 100-continue expectation.</p>\n")
+                "met by this server.</p>\n<p>The client sent<pre>\n    Expect: "
+                f"{expect}\n</pre>\nbut we only allow the 100-continue expectation.</p>\n")
+    if status == 422:
+        return ("<p>The server understands the media type of the\nrequest entity, but was "
+                "unable to process the\ncontained instructions.</p>\n")
+    if status == 423:
+        return ("<p>The requested resource is currently locked.\nThe lock must be released "
+                "or proper identification\ngiven before the method can be applied.</p>\n")
+    if status == 424:
+        return ("<p>The method could not be performed on the resource\nbecause the "
+                "requested action depended on another\naction and that other action "
+                "failed.</p>\n")
     if status == 501:
-        return f"<p>{method} to {uri} not supported.<br />\n{notes}</p>\n"
+        return f"<p>{esc(method)} to {uri} not supported.<br />\n{notes}</p>\n"
     if status == 502:
         return ("<p>The proxy server received an invalid\r\nresponse from an upstream "
                 f"server.<br />\r\n{notes}</p>\n")
@@ -124,6 +135,19 @@ def canned_error_text(status: int, r: Any) -> str:
                 "server.</p>\n")
     if status == 505:
         return ""
+    if status == 506:
+        return (f"<p>A variant for the requested resource\n<pre>\n{uri}\n</pre>\nis "
+                "itself a negotiable resource. This indicates a configuration error.</p>\n")
+    if status == 507:
+        return ("<p>The method could not be performed on the resource\nbecause the server "
+                "is unable to store the\nrepresentation needed to successfully complete "
+                "the\nrequest.  There is insufficient free space left in\nyour storage "
+                "allocation.</p>\n")
+    if status == 510:
+        return ("<p>A mandatory extension policy in the request is not\naccepted by the "
+                "server for this resource.</p>\n")
+    if notes and r.notes.get("verbose-error-to") == "*":
+        return notes + "<p />\n"
     admin = esc(r.server.server_admin or "[no address given]")
     return ("<p>The server encountered an internal error or\nmisconfiguration and was unable "
             "to complete\nyour request.</p>\n<p>Please contact the server administrator,\n "

@@ -1,0 +1,123 @@
+"""Test helpers shared by every test directory: a real featherd process on a free port,
+stopped by its PID. Import as ``from featherd_testlib import ...`` (unique module name so
+that it never collides with a directory's conftest)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A featherd started on a config; ``url(path)``, ``raw(bytes)``, logs."""
+
+    def __init__(self, root: Path, conf: str, port: int, extra_args: list[str] | None = None):
+        self.root = root
+        self.port = port
+        self.conf_path = root / "httpd.conf"
+        self.conf_path.write_text(conf)
+        self.args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> Server:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "featherd", "-d", str(self.root), "-f", str(self.conf_path),
+             "-DFOREGROUND", *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.root))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"featherd exited {self.proc.returncode}: {out}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("featherd did not start listening")
+
+    def stop(self) -> str:
+        out = ""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None and self.proc.stdout:
+            out = self.proc.stdout.read().decode(errors="replace")
+        self.proc = None
+        return out
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def raw(self, data: bytes, timeout: float = 5.0, read_until_close: bool = True) -> bytes:
+        """Send raw bytes, return everything until the server closes (or timeout)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            if not read_until_close:
+                return s.recv(65536)
+            chunks = []
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    chunks.append(b)
+            except TimeoutError:
+                pass
+            return b"".join(chunks)
+
+    def error_log(self) -> str:
+        p = self.root / "logs" / "error_log"
+        return p.read_text() if p.exists() else ""
+
+    def access_log(self, name: str = "access_log", wait: float = 1.5) -> str:
+        p = self.root / "logs" / name
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if p.exists() and p.read_text():
+                break
+            time.sleep(0.05)
+        return p.read_text() if p.exists() else ""
+
+
+def base_conf(port: int, body: str = "") -> str:
+    return textwrap.dedent(f"""\
+        Listen 127.0.0.1:{port}
+        ServerName test.local
+        ServerAdmin admin@test.local
+        DocumentRoot htdocs
+        ErrorLog logs/error_log
+        LogLevel debug
+        PidFile logs/httpd.pid
+        TypesConfig {SRC}/featherd/data/mime.types
+        LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+        CustomLog logs/access_log common
+        """) + textwrap.dedent(body)
+
+
