@@ -76,7 +76,7 @@ def make_tree(d: Path, extra: dict[str, str | bytes] | None = None) -> None:
 
 # (case directory, directives of its <Directory>, queries, extra files)
 CASES: list[tuple[str, str, list[str], dict[str, str | bytes]]] = [
-    ("plain", "", ["", "C=N;O=D", "F=1", "F=2"], {}),
+    ("plain", "", ["", "C=N;O=D", "F=1", "F=2", "sub/", "zed/?F=2"], {}),
     ("fancy", "IndexOptions FancyIndexing",
      ["", "C=M;O=A", "C=M;O=D", "C=S;O=A", "C=S;O=D", "C=D;O=A", "C=N;O=D", "F=0", "F=2",
       "V=1", "P=*.txt", "P=a*&C=S", "C=X", "O=D;C=S;F=2;V=1;P=*a*", "P=%2a.txt", "P=%zz",
@@ -115,7 +115,7 @@ CASES: list[tuple[str, str, list[str], dict[str, str | bytes]]] = [
              "AddDescription \"Described\" other.html",
      ["", "F=2", "C=D"], {}),
     ("sorting", "IndexOptions FancyIndexing FoldersFirst IgnoreCase VersionSort",
-     ["", "O=D", "C=S", "V=0", "C=M;O=D", "F=2"], {}),
+     ["", "O=D", "C=S", "V=0", "C=M;O=D", "F=2", "P=z*"], {}),
     ("versionsort", "IndexOptions FancyIndexing VersionSort",
      ["", "O=D"], {}),
     ("order", "IndexOptions FancyIndexing\nIndexOrderDefault Descending Size",
@@ -314,8 +314,9 @@ PARAMS = [(name, q) for name, _b, qs, _x in CASES for q in qs]
 def test_listing_matches_apache(servers: tuple[str, str], case: str, query: str) -> None:
     a_base, f_base = servers
     path = f"/{case}/"
-    if query.endswith("/"):
-        path, query = f"/{case}/{query}", ""
+    sub, sep, rest = query.partition("?")
+    if sub.endswith("/"):                     # "sub/" or "sub/?F=2": a subdirectory
+        path, query = f"/{case}/{sub}", rest
     url = path + (f"?{query}" if query else "")
     ra = requests.get(a_base + url, timeout=10)
     rf = requests.get(f_base + url, timeout=10)

@@ -17,8 +17,8 @@ PY = [sys.executable, "-m"]
 
 
 def run(mod: str, *args: str, stdin: bytes = b"", prog: str | None = None) -> tuple[int, str, str]:
-    code = ("import sys; from featherd.support import %s as m; "
-            "sys.argv[0] = %r; m.main()" % (mod, prog or mod))
+    code = (f"import sys; from featherd.support import {mod} as m; "
+            f"sys.argv[0] = {prog or mod!r}; m.main()")
     p = subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True,
                        timeout=60)
     return p.returncode, p.stdout.decode(), p.stderr.decode()

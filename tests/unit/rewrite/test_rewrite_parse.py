@@ -12,8 +12,7 @@ from featherd.errors import DirectiveError
 from featherd.modules.mappers.rewrite import rules as R
 from featherd.modules.mappers.rewrite.expand import LIT, MAP, RC, RR, VAR, compile_template
 from featherd.modules.mappers.rewrite.regex import PCREError, compile_pcre, translate
-from featherd.modules.mappers.rewrite.rules import parse_cond, parse_flags, parse_rule, \
-    parseargline
+from featherd.modules.mappers.rewrite.rules import parse_cond, parse_flags, parse_rule, parseargline
 
 
 # --- parseargline (mod_rewrite's own splitter) ----------------------------------------------
@@ -196,11 +195,6 @@ def test_cond_async_marking() -> None:
 
 
 # --- templates ------------------------------------------------------------------------------
-def _kinds(text: str) -> list[tuple]:
-    return [(p[0],) + tuple(x for x in p[1:] if isinstance(x, (str, int))
-                            and not callable(x)) for p in compile_template(text).parts]
-
-
 def test_template_literal_and_escapes() -> None:
     t = compile_template("/plain/path")
     assert t.literal == "/plain/path"

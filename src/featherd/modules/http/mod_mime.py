@@ -76,7 +76,7 @@ class ExtEntry:
     """What one extension contributes, resolved once (type already includes mime.types)."""
 
     __slots__ = ("type", "charset", "language", "encoding", "handler", "input_filters",
-                 "output_filters", "negotiated")
+                 "output_filters", "negotiated", "simple", "plain")
 
     def __init__(self, type_: str | None, charset: str | None = None,
                  language: str | None = None, encoding: str | None = None,
@@ -91,6 +91,12 @@ class ExtEntry:
         self.output_filters = output_filters
         # "found" for negotiation: type, charset, language or encoding
         self.negotiated = bool(type_ or charset or language or encoding)
+        # a type and nothing else (most mime.types rows): the type checker's fast path
+        self.simple = bool(type_) and not (charset or language or encoding or handler
+                                           or input_filters or output_filters)
+        # "type/subtype" needing no re-serialisation
+        self.plain = bool(type_) and "/" in type_ and ";" not in type_ and " " not in type_ \
+            and "\t" not in type_  # type: ignore[operator]
 
     def __repr__(self) -> str:
         return (f"ExtEntry(type={self.type!r}, charset={self.charset!r}, "
@@ -544,63 +550,63 @@ def find_ct(r: Request) -> int:
         fn = fn + r.path_info
     name = fn[fn.rfind("/") + 1:]
     ct = r.content_type
+    plain = False                 # ct is a bare "type/subtype" from an entry
     charset = None
     if "." in name:
         exts = name.split(".")
         exceptions = [exts[0]]
         mm = conf.multimatch
         found_metadata = False
-        langs = r.content_languages
-        enc = r.content_encoding
-        outs: list[str] | None = None
-        ins: list[str] | None = None
+        get = lookup.get
         for ext in exts[1:]:
             if not ext:                       # "bad..html"
                 continue
-            e = lookup.get(ext.lower())
+            e = get(ext.lower())
             if e is None:
                 if mm & MULTIMATCH_ANY:
                     found_metadata = True
                 else:
                     exceptions.append(ext)
                 continue
+            if e.simple:
+                ct = e.type
+                plain = e.plain
+                found_metadata = True
+                continue
             found = e.negotiated
             if e.type:
                 ct = e.type
+                plain = e.plain
             if e.charset:
                 charset = e.charset
             if e.language:
-                if langs is None:
-                    langs = []
-                langs.append(e.language)
+                if r.content_languages is None:
+                    r.content_languages = []
+                r.content_languages.append(e.language)
             if e.encoding:
-                enc = e.encoding if not enc else f"{enc}, {e.encoding}"
+                enc = r.content_encoding
+                r.content_encoding = e.encoding if not enc else f"{enc}, {e.encoding}"
             if e.handler:
                 r.handler = e.handler
                 if mm & MULTIMATCH_HANDLERS:
                     found = True
             if e.input_filters:
-                ins = [*(ins or ()), *e.input_filters]
+                r.ctx["mime_input_filters"] = [*r.ctx.get("mime_input_filters", ()),
+                                               *e.input_filters]
                 if mm & MULTIMATCH_FILTERS:
                     found = True
             if e.output_filters:
-                outs = [*(outs or ()), *e.output_filters]
+                r.ctx["mime_filters"] = [*r.ctx.get("mime_filters", ()), *e.output_filters]
                 if mm & MULTIMATCH_FILTERS:
                     found = True
             if found or mm & MULTIMATCH_ANY:
                 found_metadata = True
             else:
                 exceptions.append(ext)
-        r.content_languages = langs
-        r.content_encoding = enc
-        if outs:
-            r.ctx["mime_filters"] = [*r.ctx.get("mime_filters", ()), *outs]
-        if ins:
-            r.ctx["mime_input_filters"] = [*r.ctx.get("mime_input_filters", ()), *ins]
         if found_metadata:
             r.ctx["ap-mime-exceptions-list"] = exceptions
     if ct:
-        if charset is None and "/" in ct and ";" not in ct and " " not in ct:
+        if plain and charset is None:
             r.content_type = ct
         else:
             ct, warning = finish_ct(ct, charset)

@@ -176,7 +176,8 @@ def _core_handler(r: Request) -> str | None:
 
 def _copy_outcome(rr: Request, r: Request) -> None:
     """A refused lookup's headers go with the response (WWW-Authenticate, Location)."""
-    r.notes = {**rr.notes, **r.notes}
+    for k, v in rr.notes.items():
+        r.notes.setdefault(k, v)
     r.headers_out.extend(rr.headers_out)
     r.err_headers_out.extend(rr.err_headers_out)
 
@@ -198,14 +199,14 @@ def fast_redirect(rr: Request, r: Request) -> None:
     r.content_languages = rr.content_languages
     r.per_dir_config = rr.per_dir_config
     r.location_sections = rr.location_sections
-    r.notes = {**r.notes, **rr.notes}
+    r.notes.update(rr.notes)
     merged = rr.headers_out.copy()
     merged.extend(r.headers_out)
     r.headers_out = merged
     merged = rr.err_headers_out.copy()
     merged.extend(r.err_headers_out)
     r.err_headers_out = merged
-    r.subprocess_env = {**r.subprocess_env, **rr.subprocess_env}
+    r.subprocess_env.update(rr.subprocess_env)
     # per-request filter choices made by the sub-request's type checker
     for key in ("mime_filters", "mime_input_filters", "ap-mime-exceptions-list"):
         if key in rr.ctx:

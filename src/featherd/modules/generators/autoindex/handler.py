@@ -219,7 +219,8 @@ class _ListingContext:
         if self.has_files and file_walk(self.r.per_dir_config, de.name):
             return True
         if self.has_locs:
-            locs = location_walk(_Uri(self.base_uri + de.name, self.r.server))  # type: ignore[arg-type]
+            uri = self.base_uri + fsname(de.name)
+            locs = location_walk(_Uri(uri, self.r.server))  # type: ignore[arg-type]
             if tuple(locs) != self.locs:
                 return True
         return False
@@ -230,7 +231,7 @@ class _ListingContext:
         r = self.r
         sub = _new_sub(r)
         sub.method = "GET"
-        sub.uri = self.base_uri + de.name
+        sub.uri = self.base_uri + fsname(de.name)
         sub.filename = de.path
         sub.finfo = st
         sub.per_dir_config = r.per_dir_config

@@ -1019,8 +1019,38 @@ def post_config(tree: Any) -> int:
     return OK
 
 
+def _start_programs(tree: Any) -> None:
+    """run_rewritemap_programs: the prg: maps of servers with the engine on, started
+    once before the workers are forked (they share the pipes)."""
+    from featherd.modules.mappers.rewrite.maps import PrgMap
+
+    err = None
+    log = tree.main.error_log
+    if log is not None and getattr(log, "fp", None) is not None:
+        try:
+            err = log.fp.fileno()
+        except (OSError, ValueError, AttributeError):
+            err = None
+    main_sc: RewriteServerConfig = tree.main.module_config[rewrite.index]
+    lock_file = main_sc.lock_file if main_sc is not None else None
+    seen: set[int] = set()
+    for s in tree.all_servers():
+        sc: RewriteServerConfig = s.module_config[rewrite.index]
+        if sc is None or not sc.state:
+            continue
+        for m in sc.maps.values():
+            if isinstance(m, PrgMap) and id(m) not in seen:
+                seen.add(id(m))
+                m.stderr = err
+                m.lock_file = lock_file
+                if not m.start(err, lock_file) and log is not None:
+                    log.log(ERROR, "mod_rewrite: could not start RewriteMap program "
+                                   f"{m.checkfile}")
+
+
 @rewrite.hook("open_logs")
 def open_logs(tree: Any) -> int:
+    _start_programs(tree)
     opened: dict[str, _LogFile] = tree.extra.setdefault("rewrite_logs", {})
     for s in tree.all_servers():
         sc: RewriteServerConfig = s.module_config[rewrite.index]
@@ -1041,31 +1071,6 @@ def open_logs(tree: Any) -> int:
             opened[target] = lf
         sc.log_target = lf
     return OK
-
-
-@rewrite.hook("child_init")
-def child_init(tree: Any, loop: Any) -> None:
-    from featherd.modules.mappers.rewrite.maps import PrgMap
-
-    err = None
-    log = tree.main.error_log
-    if log is not None and getattr(log, "fp", None) is not None:
-        try:
-            err = log.fp.fileno()
-        except (OSError, ValueError, AttributeError):
-            err = None
-    seen: set[int] = set()
-    for s in tree.all_servers():
-        sc: RewriteServerConfig = s.module_config[rewrite.index]
-        if sc is None or not sc.state:
-            continue
-        for m in sc.maps.values():
-            if isinstance(m, PrgMap) and id(m) not in seen:
-                seen.add(id(m))
-                m.stderr = err
-                if not m.start(err) and log is not None:
-                    log.log(ERROR, "mod_rewrite: could not start RewriteMap program "
-                                   f"{m.checkfile}")
 
 
 @rewrite.hook("child_exit")

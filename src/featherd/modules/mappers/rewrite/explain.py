@@ -318,7 +318,8 @@ async def explain(tree: Any, url: str, headers: list[tuple[str, str]], method: s
     if "://" in url:
         parts = urlsplit(url)
         tls = parts.scheme.lower() == "https"
-        port = parts.port or (443 if tls else 80)
+        # an explicit port picks the Listen; otherwise the first Listen is used
+        port = parts.port
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if not any(k.lower() == "host" for k, _ in hdrs):
             hdrs.insert(0, ("Host", parts.netloc.rsplit("@", 1)[-1]))
@@ -362,8 +363,7 @@ async def explain(tree: Any, url: str, headers: list[tuple[str, str]], method: s
         rounds.append(q)
         q = q.next
     if len(rounds) > 1:
-        ex.p("Internal redirects: " + " -> ".join(
-            q.uri + (f"?{q.args}" if q.args else "") for q in rounds))
+        ex.p("Internal redirects: " + " -> ".join(q.unparsed_uri or q.uri for q in rounds))
     if final.location_sections:
         ex.p("Location sections: " + ", ".join(
             f"{s.describe()} ({s.filename}:{s.line})" for s in final.location_sections))

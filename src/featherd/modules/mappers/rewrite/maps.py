@@ -237,7 +237,15 @@ class IntMap(MapEntry):
 
 
 class PrgMap(MapEntry):
-    """A long-running map program, one per worker process."""
+    """A long-running map program (MAPTYPE_PRG).
+
+    As in Apache it is started once, before the workers are forked (``open_logs``), and
+    every worker talks to the same process through the inherited pipes: a key and a
+    newline in, one line out. A lookup holds the worker's asyncio lock and a lock on a
+    file shared by all workers (the RewriteLock file when given) from the write to the
+    end of the answer, so answers never cross. The read side is watched only while
+    waiting for an answer, so no other worker can take it.
+    """
 
     kind = "prg"
 
@@ -247,15 +255,19 @@ class PrgMap(MapEntry):
         self.checkfile = argv[0]
         self.user = user
         self.proc: subprocess.Popen[bytes] | None = None
-        self.reader: asyncio.StreamReader | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.lock: asyncio.Lock | None = None
+        self.owner = 0                   # pid of the process that started it
+        self.rfd = -1
+        self.wfd = -1
+        self.lockfd = -1
+        self.lock_file: str | None = None
+        self.buf = b""
+        self._alock: tuple[int, Any, asyncio.Lock] | None = None
         self.failed = False
         self.stderr: Any = None
 
-    def start(self, stderr: Any = None) -> bool:
+    def start(self, stderr: Any = None, lock_file: str | None = None) -> bool:
         """Spawn the program (run_rewritemap_programs); False when it cannot run."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None:
             return True
         try:
             self.proc = subprocess.Popen(
@@ -266,15 +278,39 @@ class PrgMap(MapEntry):
             self.failed = True
             self.proc = None
             return False
-        self.reader = None
-        self.loop = None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.owner = os.getpid()
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        os.set_blocking(self.rfd, False)
+        try:
+            if lock_file:
+                self.lockfd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            else:
+                import tempfile
+
+                fd, path = tempfile.mkstemp(prefix="featherd-rewrite-", suffix=".lock")
+                os.unlink(path)
+                self.lockfd = fd
+        except OSError:
+            self.lockfd = -1
+        self.buf = b""
         self.failed = False
         return True
 
     def stop(self) -> None:
+        """End the program, in the process that started it (a worker only lets go)."""
         p = self.proc
         self.proc = None
+        if self.lockfd >= 0:
+            try:
+                os.close(self.lockfd)
+            except OSError:
+                pass
+            self.lockfd = -1
         if p is None:
+            return
+        if self.owner != os.getpid():
             return
         for f in (p.stdin, p.stdout):
             try:
@@ -292,44 +328,88 @@ class PrgMap(MapEntry):
                 p.kill()
                 p.wait()
 
-    async def _ensure(self, r: Request) -> bool:
+    def _local_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        if self.proc is None or self.proc.poll() is not None:
-            if not self.start(self.stderr):
-                r.log_error(ERROR, f"mod_rewrite: could not start RewriteMap program "
-                                   f"{self.checkfile}")
-                return False
-        if self.reader is None or self.loop is not loop:
-            assert self.proc is not None and self.proc.stdout is not None
-            reader = asyncio.StreamReader(limit=1 << 20)
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                         self.proc.stdout)
-            self.reader = reader
-            self.loop = loop
-            self.lock = asyncio.Lock()
-        return True
+        pid = os.getpid()
+        a = self._alock
+        if a is None or a[0] != pid or a[1] is not loop:
+            a = (pid, loop, asyncio.Lock())
+            self._alock = a
+        return a[2]
+
+    async def _global_lock(self) -> None:
+        if self.lockfd < 0:
+            return
+        import fcntl
+
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.lockf(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.02)
+
+    def _global_unlock(self) -> None:
+        if self.lockfd >= 0:
+            import fcntl
+
+            try:
+                fcntl.lockf(self.lockfd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+
+    async def _readline(self) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        while b"\n" not in self.buf:
+            try:
+                chunk = os.read(self.rfd, 4096)
+            except BlockingIOError:
+                fut: asyncio.Future[None] = loop.create_future()
+
+                def ready(f: asyncio.Future[None] = fut) -> None:
+                    if not f.done():
+                        f.set_result(None)
+                loop.add_reader(self.rfd, ready)
+                try:
+                    await fut
+                finally:
+                    loop.remove_reader(self.rfd)
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
 
     async def lookup_async(self, r: Request, key: str) -> str | None:
         if "\n" in key:
             return None
-        if self.lock is None or self.loop is not asyncio.get_running_loop():
-            if not await self._ensure(r):
-                return None
-        assert self.lock is not None
-        async with self.lock:
-            if not await self._ensure(r):
-                return None
-            assert self.proc is not None and self.proc.stdin is not None
-            assert self.reader is not None
-            try:
-                self.proc.stdin.write(key.encode("latin-1", "replace") + b"\n")
-                self.proc.stdin.flush()
-                line = await self.reader.readline()
-            except (OSError, ValueError):
-                return None
-        if not line:
+        if self.proc is None and not self.start(self.stderr, self.lock_file):
+            r.log_error(ERROR, f"mod_rewrite: could not start RewriteMap program "
+                               f"{self.checkfile}")
             return None
-        v = line.rstrip(b"\n").rstrip(b"\r").decode("latin-1")
+        async with self._local_lock():
+            await self._global_lock()
+            try:
+                data = key.encode("latin-1", "replace") + b"\n"
+                try:
+                    while data:
+                        n = os.write(self.wfd, data)
+                        data = data[n:]
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+                except OSError:
+                    return None
+                line = await self._readline()
+            finally:
+                self._global_unlock()
+        if line is None:
+            return None
+        v = line.rstrip(b"\r").decode("latin-1")
         if v.upper() == "NULL":
             return None
         return v
