@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
+import struct
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,7 @@ READ_PAUSE = 1024 * 1024           # stop reading while this much input waits un
 LINGER_SECS = 2.0                  # SECONDS_TO_LINGER
 LINGER_MAX = 30.0                  # MAX_SECS_TO_LINGER
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LINGER_RESET = struct.pack("ii", 1, 0)
 _conn_ids = itertools.count(1)
 ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
 
@@ -724,11 +727,19 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
+        """Drop the connection now: a reset, and what the kernel still holds for the
+        client is thrown away (SO_LINGER 0)."""
         self._cancel_timer()
         self.aborted = True
         self.lingering = False
         if self.transport is not None and not self.lost:
             self.transport_closed = True
+            if not self.is_tls:
+                s = self.transport.get_extra_info("socket")
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                except (OSError, AttributeError):
+                    pass
             self.transport.abort()
 
 

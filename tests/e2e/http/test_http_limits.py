@@ -146,7 +146,7 @@ def test_chunked_body_over_limit_413_while_reading(srv):
 
 
 def test_chunked_body_within_limit(srv):
-    head = req("/small/x", "TRACE", headers={"Transfer-Encoding": "chunked"})
+    head = req("/small/x", "TRACE", headers={"Transfer-Encoding": "chunked"}, close=True)
     r = one(srv, head + b"3\r\nabc\r\n7\r\ndefghij\r\n0\r\n\r\n", "TRACE")
     assert r.status == 200 and r.body.endswith(b"abcdefghij")
 
@@ -158,7 +158,8 @@ def test_static_file_refuses_body_over_limit(srv):
 
 
 def test_limit_applies_per_directory(srv):
-    data = req("/medium", "TRACE", headers={"Content-Length": "500"}, body=b"z" * 500)
+    data = req("/medium", "TRACE", headers={"Content-Length": "500"}, body=b"z" * 500,
+               close=True)
     assert one(srv, data, "TRACE").status == 200
 
 
@@ -222,7 +223,7 @@ def test_client_not_reading_is_dropped_after_timeout(srv_timeout):
     s = socket.create_connection(("127.0.0.1", srv_timeout.port))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(req("/big.bin", close=True))
-    time.sleep(3)                       # TimeOut 1 while the server can't write
+    time.sleep(2)                       # TimeOut 1 while the server can't write
     got = 0
     s.settimeout(5)
     try:

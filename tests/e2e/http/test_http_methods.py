@@ -181,7 +181,7 @@ def test_trace_extended_echoes_body(srv_ext):
 
 
 def test_trace_extended_echoes_chunked_body(srv_ext):
-    head = req("/", "TRACE", headers={"Transfer-Encoding": "chunked"})
+    head = req("/", "TRACE", headers={"Transfer-Encoding": "chunked"}, close=True)
     r = one(srv_ext, head + b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "TRACE")
     assert r.status == 200 and r.body == head + b"hello world"
 
