@@ -157,7 +157,8 @@ def default_handler(r: Request) -> int:
             r.etag = et
             r.headers_out.set("ETag", et)
     r.headers_out.set("Accept-Ranges", "bytes")
-    rv = conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
+    rv = 0 if r.no_local_copy else \
+        conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
     if rv:
         os.close(fd)
         return rv

@@ -391,6 +391,7 @@ def _new_sub(r: Request) -> Request:
     sub.user = r.user
     sub.ap_auth_type = r.ap_auth_type
     sub.header_only = False
+    sub.no_local_copy = True     # ap_set_sub_req_protocol: never a 304 for a fragment
     d = r.redirect_depth
     m = r
     while m.main is not None:
@@ -448,13 +449,15 @@ async def _run_sub_phases(sub: Request, translate: bool) -> None:
         sub.status = e.status
 
 
-async def run_sub_req(sub: Request) -> int:
-    """ap_run_sub_req: run the handler; its body goes into the main request's chain."""
+async def run_sub_req(sub: Request, sink: Any = None) -> int:
+    """ap_run_sub_req: run the handler; its body goes into the main request's chain, or to
+    ``sink(buckets)`` (Apache's next_filter: mod_include passes the filters after its own)."""
     from featherd.core.request import invoke_handler
 
     main = sub.main
     assert main is not None
-    sub.ctx["sub_sink"] = lambda bb: pass_brigade(main, bb) if bb else None
+    sub.ctx["sub_sink"] = sink if sink is not None else \
+        (lambda bb: pass_brigade(main, bb) if bb else None)
     try:
         rv = await invoke_handler(sub)
     except HTTPError as e:

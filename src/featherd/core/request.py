@@ -314,4 +314,9 @@ async def invoke_handler(r: Request) -> int:
                 rv = await rv
     if rv == DECLINED:
         rv = 500
+    # output filters that had to wait (SSI sub-requests, exec) finish before the handler
+    # counts as done: they register their tasks here
+    waits = r.ctx.get("filter_waits")
+    while waits:
+        await waits.pop(0)
     return rv

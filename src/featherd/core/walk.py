@@ -179,10 +179,44 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
                 "FollowSymLinks" in o for o in static_opts):
             _symlink_check(check_path, static_opts)
         return static_confs, static_key
-    # slow path: .htaccess files along the way
-    htcache: HtaccessCache = tree.extra.setdefault("htaccess_cache", HtaccessCache())
+    # .htaccess files along the way. AllowOverride comes from sections only (it is not
+    # allowed in .htaccess), so the levels to look at are known: stat the candidates,
+    # and merge only when this set of (path, mtime, size) has not been seen before.
     core_sc = server.module_config[core.index]
     names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
+    found: list[Any] = []
+    for level in server.cache[("htlevels", dirpath)]:
+        for name in names:
+            hp = level + name
+            try:
+                st = os.stat(hp)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except PermissionError:
+                raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: unable "
+                                     "to check htaccess file, ensure it is readable") from None
+            found.append((hp, st.st_mtime_ns, st.st_size, st.st_ino))
+            break
+    fkey = ("dyn", dirpath, tuple(found))
+    hit = server.cache.get(fkey)
+    if hit is not None:
+        cached, k, level_opts0 = hit
+        if check_path is not None and not all("FollowSymLinks" in o for o in level_opts0):
+            _symlink_check(check_path, level_opts0)
+        return cached, k
+    cached, k, level_opts0 = _dir_merge_slow(r, levels, dirpath, names)
+    if len(server.cache) < 100000:
+        server.cache[fkey] = (cached, k, level_opts0)
+    if check_path is not None and not all("FollowSymLinks" in o for o in level_opts0):
+        _symlink_check(check_path, level_opts0)
+    return cached, k
+
+
+def _dir_merge_slow(r: Request, levels: Any, dirpath: str,
+                    names: list[str]) -> tuple[list[Any], Any, list[frozenset[str]]]:
+    server = r.server
+    tree = r.tree
+    htcache: HtaccessCache = tree.extra.setdefault("htaccess_cache", HtaccessCache())
     confs = server.lookup_defaults
     key: list[Any] = []
     level_opts: list[frozenset[str]] = []
@@ -221,9 +255,7 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
         cached = confs
         if len(server.cache) < 100000:
             server.cache[k] = confs
-    if check_path is not None and not all("FollowSymLinks" in o for o in level_opts):
-        _symlink_check(check_path, level_opts)
-    return cached, k
+    return cached, k, level_opts
 
 
 def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple[Any, ...]:
@@ -233,6 +265,7 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
     key: list[Any] = []
     any_override = False
     level_opts: list[frozenset[str]] = []
+    ht_levels: list[str] = []   # levels where AllowOverride (decided by sections) allows .htaccess
     for level in levels_paths:
         comps = level.count("/")
         secs = []
@@ -247,6 +280,7 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
         ov, _ = _override(_core(confs))
         if ov != Override.NONE:
             any_override = True
+            ht_levels.append(level)
         levels.append((level, secs))
         level_opts.append(_opts(_core(confs)))
     rx = [s for s in server.sec_dir if s.regex is not None and s.regex.search(dirpath)]
@@ -254,6 +288,7 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
     for sec in rx:
         confs = tree.merge_dir_confs(confs, sec.confs)
         key.append(sec.uid)
+    server.cache[("htlevels", dirpath)] = ht_levels
     return levels, confs, ("dir", dirpath, tuple(key)), any_override, level_opts
 
 
