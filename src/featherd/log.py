@@ -37,6 +37,7 @@ class ErrorLog:
         self.level = level
         self.target = target
         self.proc: subprocess.Popen[bytes] | None = None
+        self.piped: Any = None           # featherd.mpm.piped.PipedLog
         self.fp: IO[str] | None = None
         self.open()
 
@@ -47,9 +48,10 @@ class ErrorLog:
         elif not isinstance(t, str):
             self.fp = t
         elif t.startswith("|"):
-            self.proc = subprocess.Popen(t[1:].lstrip(), shell=True, stdin=subprocess.PIPE)
-            assert self.proc.stdin is not None
-            self.fp = open(self.proc.stdin.fileno(), "w", buffering=1, closefd=False)
+            from featherd.mpm import piped  # restarted by the master if it dies
+
+            self.piped = piped.acquire(t)
+            self.fp = open(self.piped.wfd, "w", buffering=1, closefd=False)
         elif t in ("/dev/stderr", "stderr"):
             self.fp = sys.stderr
         elif t in ("/dev/stdout", "stdout"):
@@ -96,6 +98,11 @@ class ErrorLog:
                 self.fp.close()
             except OSError:
                 pass
+        if self.piped is not None:
+            from featherd.mpm import piped
+
+            piped.release(self.piped)
+            self.piped = None
         if self.proc:
             try:
                 self.proc.stdin.close()  # type: ignore[union-attr]

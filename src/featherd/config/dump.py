@@ -150,6 +150,7 @@ def version_info(mpm_name: str = "event", config_file: str = "", httpd_root: str
         lines.append(" -D FEATHERD_HAS_UVLOOP")
     if httpd_root:
         lines.append(f' -D HTTPD_ROOT="{httpd_root}"')
+    lines.append(__import__("featherd.support.suexec", fromlist=["_"]).status_line())
     lines += [
         f' -D DEFAULT_PIDLOG="{DEFAULT_PIDLOG}"',
         f' -D DEFAULT_ERRORLOG="{DEFAULT_ERRORLOG}"',

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featherd.config.directives import Context, Registry
-from featherd.config.parser import CmdParms, process_nodes, read_config_file
+from featherd.config.parser import CmdParms, build, process_nodes, read_config_file
 from featherd.config.tree import parse_text
 from featherd.core.hooks import Hooks
 from featherd.core.module import Module
@@ -140,7 +140,9 @@ def load_config(config_file: str | None, modules: list[Module], *,
             config_file = tree.server_root_relative(config_file)
             tree.config_file = config_file
         nodes = read_config_file(config_file)
-    process_nodes(nodes, cmd)
+    nodes = build(nodes, cmd)            # Include, <IfModule>... done: what mod_info shows
+    tree.extra["conftree"] = nodes
+    process_nodes(nodes, cmd.child(built=True))
     if post:
         for d in post:
             process_nodes(parse_text(d, "-c/-C directives"), cmd.child())

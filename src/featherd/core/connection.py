@@ -56,6 +56,8 @@ LINGER_SECS = 2.0                  # SECONDS_TO_LINGER
 LINGER_MAX = 30.0                  # MAX_SECS_TO_LINGER
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER_RESET = struct.pack("ii", 1, 0)
+#: FEATHERD_NO_SENDFILE=1 forces the pread/write path (for measuring, or odd kernels)
+USE_SENDFILE = hasattr(os, "sendfile") and os.environ.get("FEATHERD_NO_SENDFILE") != "1"
 _conn_ids = itertools.count(1)
 ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
 
@@ -617,7 +619,7 @@ class Connection(asyncio.Protocol):
 
     async def _send_file(self, b: FileBucket) -> None:
         off, left = b.offset, b.length
-        if self.sock_fd >= 0 and left > INLINE_FILE_MAX:
+        if self.sock_fd >= 0 and left > INLINE_FILE_MAX and USE_SENDFILE:
             sent = await self._sendfile(b.fd, off, left)
             off += sent
             left -= sent

@@ -51,7 +51,8 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
         conn.select_server(r, None)
         return e.status
     host = r.hostname
-    hv = r.headers_in.get("Host")
+    hosts = r.headers_in.get_all("Host")
+    hv = ", ".join(hosts) if len(hosts) > 1 else r.headers_in.get("Host")  # merged, as apr
     if host is None and hv is not None:
         h = clean_host(hv)
         if h is None:
@@ -318,6 +319,7 @@ async def internal_redirect(r: Request, new_uri: str, error_status: int = 0) -> 
     new.subprocess_env["REDIRECT_URL"] = r.uri
     if r.args:
         new.subprocess_env["REDIRECT_QUERY_STRING"] = r.args
+    new.subprocess_env["REDIRECT_STATUS"] = str(r.status)   # always, as httpd
     new.user = r.user
     new.ap_auth_type = r.ap_auth_type
     new.err_headers_out = r.err_headers_out

@@ -86,10 +86,8 @@ def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], in
         for b in bb:
             if isinstance(b, FileBucket):
                 b.close()
-        r.status = 416
-        r.headers_out.set("Content-Range", f"bytes */{length}")
-        r.ctx["range416"] = True
-        return [EOS], 0
+        r.ctx["range416"] = length
+        return [], 0
     spans: list[tuple[int, int]] = res  # type: ignore[assignment]
     data = [b for b in bb if b is not EOS and b is not FLUSH]
     owners = [b for b in data if isinstance(b, FileBucket)]
@@ -322,7 +320,15 @@ def protocol_stage(r: Request, bb: list[Any]) -> None:
                 length += bucket_len(b)
             if r.status == 200:
                 bb, length = _apply_ranges(r, bb, length)
-                no_body = r.header_only or r.status in (304, 204)
+                if not bb:
+                    # unsatisfiable: the canned 416 page, with Content-Range: bytes */N
+                    # (RFC 7233 4.4; Apache's error bucket path leaves it out)
+                    from featherd.core.http_request import send_error_response
+
+                    r.sent_headers = False
+                    r.err_headers_out.set("Content-Range", f"bytes */{r.ctx['range416']}")
+                    send_error_response(r, 416)
+                    return
             if r.header_only and length == 0:
                 cl = r.headers_out.get("Content-Length")
                 if cl is not None and cl.isdigit() and cl != "0":

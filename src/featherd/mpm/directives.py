@@ -4,15 +4,17 @@ connections at once. Every row's help says what the directive means here."""
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
-import grp
 from typing import Any
 
 from featherd.config.directives import ArgSpec, Context
 from featherd.config.parser import CmdParms
+from featherd.core.hooks import DECLINED, REALLY_FIRST, REALLY_LAST
 from featherd.core.module import Module
 from featherd.errors import DirectiveError
+from featherd.mpm import scoreboard
 
 mpm = Module("mpm_event_module", "event.c",
              description="featherd's event MPM: a master and event-loop worker processes")
@@ -123,3 +125,27 @@ _accepted("RLimitNPROC", ArgSpec.TAKE12, "Limits the number of processes that ca
           "by processes launched by featherd children (CGI)")
 _accepted("AcceptFilter", ArgSpec.TAKE2, "Configures optimizations for a protocol's listener "
           "sockets (accepted)")
+
+
+# --- the scoreboard, kept by the MPM for mod_status ---------------------------------------
+@mpm.hook("post_read_request", order=REALLY_FIRST)
+def scoreboard_request(r: Any) -> int:
+    """The connection's slot shows W and (ExtendedStatus) what is being served."""
+    sb = scoreboard.get()
+    if sb is not None:
+        c = r.connection
+        off = c.notes.get("sb", -1)
+        if off >= 0:
+            sb.request_started(off, c.client_ip, r.server.server_hostname or "",
+                               r.the_request or "")
+    return DECLINED
+
+
+@mpm.hook("log_transaction", order=REALLY_LAST)
+def scoreboard_done(r: Any) -> int:
+    """After logging: the counters (ExtendedStatus), then K (keep-alive) or C."""
+    sb = scoreboard.get()
+    if sb is not None:
+        c = r.connection
+        sb.request_done(c.notes.get("sb", -1), r.final.bytes_sent or 0, bool(c.keepalive))
+    return DECLINED

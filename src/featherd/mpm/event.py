@@ -16,12 +16,14 @@ import os
 import select
 import signal
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from featherd.core.hooks import run_all_sync
 from featherd.core.listen import bind
 from featherd.core.worker import Worker, new_event_loop
 from featherd.log import ERROR, NOTICE, WARN
+from featherd.mpm import piped, scoreboard
 
 SIGNAMES = {signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP", signal.SIGUSR1: "SIGUSR1",
             signal.SIGWINCH: "SIGWINCH", signal.SIGINT: "SIGINT", signal.SIGCHLD: "SIGCHLD"}
@@ -48,7 +50,9 @@ class Master:
         self.reload = reload
         self.socks: list[tuple[Any, Any]] = []
         self.workers: dict[int, int] = {}      # pid -> generation
+        self.rows: dict[int, int] = {}         # pid -> scoreboard row
         self.generation = 0
+        self.board = scoreboard.create(tree, worker_count(tree))
         self.rpipe, self.wpipe = os.pipe()
         os.set_blocking(self.wpipe, False)
         os.set_blocking(self.rpipe, False)
@@ -74,6 +78,9 @@ class Master:
 
     # -- workers ---------------------------------------------------------------------
     def spawn(self) -> None:
+        row = self.board.claim_row(self.generation)
+        if row < 0:
+            self.log(ERROR, "scoreboard is full, not at MaxClients")
         pid = os.fork()
         if pid == 0:
             code = 0
@@ -83,10 +90,13 @@ class Master:
                 for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
                           signal.SIGWINCH, signal.SIGCHLD):
                     signal.signal(s, signal.SIG_DFL)
+                piped.in_child()
                 from featherd.mpm.master import drop_privileges
 
                 drop_privileges(self.tree)
-                code = run_worker(self.tree, self.socks)
+                self.board.attach(row, scoreboard.extended_status(self.tree),
+                                  scoreboard.request_tail(self.tree))
+                code = run_worker(self.tree, self.socks, worker_count(self.tree))
             except BaseException as e:  # noqa: BLE001
                 try:
                     self.log(ERROR, f"worker {os.getpid()} failed: {e!r}")
@@ -96,15 +106,20 @@ class Master:
             finally:
                 os._exit(code)
         self.workers[pid] = self.generation
+        self.rows[pid] = row
+        self.board.set_pid(row, pid)
 
     def start_generation(self) -> None:
         self.generation += 1
+        self.board.set_generation(self.generation)
         for _ in range(worker_count(self.tree)):
             self.spawn()
 
     def signal_generation(self, gen_pred: Callable[[int], bool], sig: int) -> None:
         for pid, gen in list(self.workers.items()):
             if gen_pred(gen):
+                if sig in (signal.SIGUSR1, signal.SIGWINCH):
+                    self.board.quiesce(self.rows.get(pid, -1))
                 try:
                     os.kill(pid, sig)
                 except ProcessLookupError:
@@ -113,19 +128,22 @@ class Master:
     def reap(self, respawn: bool) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
             gen = self.workers.pop(pid, None)
             if gen is None:
+                piped.child_died(pid, status)    # a piped logger: restarted if in use
                 continue
+            self.board.add_dead_cpu(usage.ru_utime, usage.ru_stime)
+            self.board.release_row(self.rows.pop(pid, -1))
             if gen == self.generation and respawn:
                 if os.WIFSIGNALED(status):
+                    sig = os.WTERMSIG(status)
                     self.log(NOTICE, f"child pid {pid} exit signal "
-                                     f"{signal.Signals(os.WTERMSIG(status)).name[3:].title()} "
-                                     f"({os.WTERMSIG(status)})")
+                                     f"{signal.strsignal(sig) or sig} ({sig})")
                 elif os.WEXITSTATUS(status) not in (0,):
                     self.log(ERROR, f"child pid {pid} exited with status "
                                     f"{os.WEXITSTATUS(status)}")
@@ -146,7 +164,12 @@ class Master:
                 pid, _ = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
-            self.workers.pop(pid, None)
+            if self.workers.pop(pid, None) is not None:
+                self.board.release_row(self.rows.pop(pid, -1))
+
+    def close_listeners(self) -> None:
+        for s, _ in self.socks:
+            s.close()
 
     # -- restarts ----------------------------------------------------------------------
     def restart(self, graceful: bool) -> None:
@@ -174,20 +197,27 @@ class Master:
         except Exception as e:  # noqa: BLE001
             self.log(ERROR, f"restart failed: {e}")
             return
-        for s, spec in self.socks:
+        for s, _spec in self.socks:
             if not any(s is k[0] for k in keep):
                 s.close()
         del old_keys
+        # logs: the old configuration lets go (a piped logger the new one names again
+        # keeps running: old and new workers share it), the new one opens its own
         for log in self.tree.extra.get("error_logs", {}).values():
             log.close()
         run_void_close(self.tree)
         self.tree = tree
         self.socks = keep
         open_error_logs(tree)
-        run_all_sync(tree.hooks["open_logs"], tree)
+        try:
+            run_all_sync(tree.hooks["open_logs"], tree)
+        except Exception as e:  # noqa: BLE001
+            self.log(ERROR, f"restart: could not open the logs: {e}")
+        piped.retire_unused()
         old_gen = self.generation
         self.log(NOTICE, "Graceful restart requested, doing restart" if graceful
                  else "SIGHUP received.  Attempting to restart")
+        self.board.restarted(self.generation + 1, graceful)
         self.start_generation()
         self.signal_generation(lambda g: g <= old_gen,
                                signal.SIGUSR1 if graceful else signal.SIGTERM)
@@ -197,6 +227,7 @@ class Master:
         from featherd.core.worker import server_banner
 
         self.install_signals()
+        piped.set_reporter(lambda msg: self.log(ERROR, msg))
         self.start_generation()
         self.log(NOTICE, f"{server_banner(self.tree)} configured -- resuming normal operations")
         notify("READY=1")
@@ -217,12 +248,14 @@ class Master:
                     self.log(NOTICE, "caught SIGTERM, shutting down")
                     notify("STOPPING=1")
                     self.signal_generation(lambda g: True, signal.SIGTERM)
+                    self.close_listeners()
                     self.wait_all(10.0)
                     return 0
                 if sig == signal.SIGWINCH:
                     self.log(NOTICE, "caught SIGWINCH, shutting down gracefully")
                     notify("STOPPING=1")
                     self.signal_generation(lambda g: True, signal.SIGWINCH)
+                    self.close_listeners()
                     t = mpm_settings(self.tree).get("GracefulShutdownTimeout", 0) or 3600
                     self.wait_all(float(t))
                     return 0
@@ -264,11 +297,17 @@ def notify(state: str) -> None:
         pass
 
 
-def run_worker(tree: Any, socks: list[tuple[Any, Any]]) -> int:
+def run_worker(tree: Any, socks: list[tuple[Any, Any]], workers: int = 1) -> int:
     """A worker process: one event loop until TERM (now) or USR1/WINCH (gracefully)."""
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = Worker(tree, loop)
+    worker = Worker(tree, loop, workers)
+    board = scoreboard.get()
+    if board is not None:
+        def times() -> None:
+            board.record_times()
+            loop.call_later(1.0, times)
+        times()
     done = loop.create_future()
 
     def on(graceful: bool) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from featherd.core.hooks import run_all_sync
 from featherd.core.listen import bind
-from featherd.mpm.event import Master
+from featherd.mpm import piped
+from featherd.mpm.event import Master, run_void_close
 from featherd.mpm.single import open_error_logs, write_pidfile
 
 
@@ -77,6 +79,10 @@ def serve_master(tree: Any, reload: Callable[[], Any]) -> int:
     finally:
         for s, _ in master.socks:
             s.close()
+        for log in master.tree.extra.get("error_logs", {}).values():
+            log.close()
+        run_void_close(master.tree)
+        piped.retire_unused(wait=5.0)    # let piped loggers write what they were given
         if pidfile:
             try:
                 os.unlink(pidfile)

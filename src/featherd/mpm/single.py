@@ -53,9 +53,21 @@ def serve(tree: Any) -> int:
     if rv not in (0, -1):
         return 1
     pidfile = write_pidfile(tree)
+    from featherd.mpm import piped, scoreboard
+
+    board = scoreboard.create(tree, 1)
+    board.set_generation(1)
+    row = board.claim_row(1)
+    board.set_pid(row, os.getpid())
+    board.attach(row, scoreboard.extended_status(tree), scoreboard.request_tail(tree))
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     worker = Worker(tree, loop)
+
+    def times() -> None:
+        board.record_times()
+        loop.call_later(1.0, times)
+    times()
     stop = loop.create_future()
 
     def on_signal(graceful: bool) -> None:
@@ -83,6 +95,7 @@ def serve(tree: Any) -> int:
             s.close()
         for log in tree.extra.get("error_logs", {}).values():
             log.close()
+        piped.retire_unused(wait=5.0)
         if pidfile:
             try:
                 os.unlink(pidfile)

@@ -277,7 +277,8 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         if raw_conf is not None:
             conf = raw_conf.replace("@PORT@", str(port)).replace("@ROOT@", str(root))
         else:
-            conf = base_conf(port, textwrap.dedent(body).replace("@ROOT@", str(root)))
+            conf = base_conf(port, textwrap.dedent(body).replace("@ROOT@", str(root))
+                             .replace("@PORT@", str(port)))
         srv = Server(root, conf, port)
         servers.append(srv)
         srv.start()
@@ -320,7 +321,8 @@ class Apache:
                 f"ErrorLog {root}/logs/error_log\nLogLevel debug\n"
                 "TypesConfig /etc/mime.types\n"
                 "<Directory />\n  Require all granted\n</Directory>\n"
-                + textwrap.dedent(body).replace("@ROOT@", str(root)))
+                + textwrap.dedent(body).replace("@ROOT@", str(root))
+                .replace("@PORT@", str(self.port)))
         (root / "httpd.conf").write_text(conf)
         self.proc = subprocess.Popen(
             [APACHE_BIN, "-f", str(root / "httpd.conf"), "-DFOREGROUND"],

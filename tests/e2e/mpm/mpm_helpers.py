@@ -15,7 +15,7 @@ from featherd_testlib import Server, base_conf, free_port
 
 def start_master(root: Path, body: str = "", workers: int = 2, files: dict[str, str] | None = None,
                  args: list[str] | None = None) -> Server:
-    (root / "htdocs").mkdir(exist_ok=True)
+    (root / "htdocs").mkdir(parents=True, exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     (root / "htdocs" / "index.html").write_text("hello\n")
     for rel, content in (files or {}).items():

@@ -120,3 +120,15 @@ def test_no_trace_without_loglevel(tmp_path: Path) -> None:
     finally:
         s.stop()
     assert "rewrite:trace" not in (tmp_path / "logs" / "error_log").read_text()
+
+
+def test_log_items_escaped(tmp_path: Path) -> None:
+    # CVE-2013-1862: terminal escape sequences from the request never reach the log raw
+    s = _start(tmp_path, "RewriteLog logs/rewrite_log\nRewriteLogLevel 3\n")
+    try:
+        requests.get(s.url("/esc%1b[31mape"), timeout=5)
+        text = _wait_for(tmp_path / "logs" / "rewrite_log", "ape")
+    finally:
+        s.stop()
+    assert "\x1b" not in text
+    assert "init rewrite engine with requested uri /esc\\x1b[31mape" in text

@@ -747,3 +747,21 @@ def test_explainer_verbose_log_lines(site) -> None:
     asyncio.run(explain(s.tree, "/a", [], verbose=True, out=out))
     assert "log (2) rewrite '/a' -> '/b'" in out.getvalue()
     assert "log (1) go-ahead with " in out.getvalue()
+
+
+def test_forced_type_never_carries_crlf(site) -> None:
+    s = site("RewriteEngine on\nRewriteRule ^/t/([\\s\\S]*)$ /x.html [T=text/$1]\n",
+             {"htdocs/x.html": "x"})
+    oc, text = s.get("/t/plain%0d%0aSet-Cookie:%20a=b")
+    assert "\n" not in (oc.request.content_type or "")
+    assert "refusing a MIME-type with control characters" in text
+
+
+def test_engine_on_without_rules_still_needs_symlink_option(site) -> None:
+    s = site("""
+        <Directory @ROOT@/htdocs/e>
+        Options None
+        RewriteEngine on
+        </Directory>
+        """, {"htdocs/e/f.txt": "f"})
+    assert s.get("/e/f.txt")[0].status == 403

@@ -25,8 +25,6 @@ import atexit
 import dataclasses
 import os
 import select
-import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +95,7 @@ log_config = LogConfigModule("log_config_module", "mod_log_config.c", server_con
 class LogWriter:
     """One log destination: a file, a piped command or the process's stdout/stderr."""
 
-    __slots__ = ("target", "kind", "fd", "proc", "owner", "buf", "size", "limit", "chunk",
+    __slots__ = ("target", "kind", "fd", "piped", "owner", "buf", "size", "limit", "chunk",
                  "failed")
 
     def __init__(self, target: str, buffered: bool = True) -> None:
@@ -109,7 +107,7 @@ class LogWriter:
         else:
             self.kind = "file"
         self.fd: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.piped: Any = None
         self.owner = 0
         self.buf: list[str] = []
         self.size = 0
@@ -134,18 +132,16 @@ class LogWriter:
                                   f"file {self.target}.") from None
 
     def _spawn(self) -> None:
-        """Start the piped logger: ``||prog`` directly, ``|$cmd`` and ``|cmd`` by the shell."""
-        cmd = self.target[1:]
+        """Start (or join) the piped logger: ``||prog`` directly, ``|$cmd`` and ``|cmd``
+        by the shell. The master keeps the pipe and restarts the logger if it dies
+        (:mod:`featherd.mpm.piped`)."""
+        from featherd.mpm import piped
+
         try:
-            if cmd.startswith("|"):
-                self.proc = subprocess.Popen(shlex.split(cmd[1:]), stdin=subprocess.PIPE)
-            else:
-                cmd = cmd[1:] if cmd.startswith("$") else cmd
-                self.proc = subprocess.Popen(cmd.strip(), shell=True, stdin=subprocess.PIPE)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"Couldn't start piped log process '{cmd.strip()}': {e}") from None
-        assert self.proc.stdin is not None
-        self.fd = self.proc.stdin.fileno()
+            self.piped = piped.acquire(self.target)
+        except OSError as e:
+            raise ConfigError(str(e)) from None
+        self.fd = self.piped.wfd
 
     def write(self, line: str) -> None:
         self.buf.append(line)
@@ -180,7 +176,7 @@ class LogWriter:
             self._write_all(data[start:cut + 1])
             start = cut + 1
 
-    def _write_all(self, data: bytes, retry: bool = True) -> None:
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         try:
             while view:
@@ -188,17 +184,9 @@ class LogWriter:
                 done = os.write(self.fd, view)
                 view = view[done:]
         except BrokenPipeError:
-            if self.kind == "pipe" and retry and os.getpid() == self.owner:
-                self._reap()                   # piped_log_maintenance: restart the logger
-                self.fd = None
-                try:
-                    self._spawn()
-                except ConfigError as e:
-                    self._report(str(e))
-                    return
-                self._write_all(bytes(view), retry=False)
-            else:
-                self._report(f"piped log program '{self.target[1:]}' is gone")
+            # the master holds the pipe's read end while the logger runs or restarts:
+            # EPIPE means the logger was retired (or the master is gone)
+            self._report(f"piped log program '{self.target[1:]}' is gone")
         except OSError as e:
             self._report(f"({e.errno}){e.strerror}: error writing to log file {self.target}")
 
@@ -210,24 +198,6 @@ class LogWriter:
             except (OSError, ValueError):
                 pass
 
-    def _reap(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()
-        except OSError:
-            pass
-        if os.getpid() != self.owner:
-            return
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        except ChildProcessError:
-            pass
-
     def close(self) -> None:
         self.flush()
         if self.kind == "file" and self.fd is not None:
@@ -235,8 +205,12 @@ class LogWriter:
                 os.close(self.fd)
             except OSError:
                 pass
-        elif self.kind == "pipe":
-            self._reap()
+        elif self.kind == "pipe" and self.piped is not None:
+            from featherd.mpm import piped
+
+            if os.getpid() == self.owner:
+                piped.release(self.piped)   # the master retires it after a restart
+            self.piped = None
         self.fd = None
 
 
@@ -279,8 +253,11 @@ class LogState:
         if self.timer is not None or not self.writers:
             return
 
+        from featherd.mpm import piped
+
         def tick() -> None:
             self.flush_all()
+            piped.check_all()    # -X: restart a dead piped logger (the master reaps its own)
             self.timer = loop.call_later(FLUSH_INTERVAL, tick)
         self.timer = loop.call_later(FLUSH_INTERVAL, tick)
 

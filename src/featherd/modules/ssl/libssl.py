@@ -72,6 +72,7 @@ _SIGS: dict[str, tuple[Any, list[Any]]] = {
     "SSL_CTX_set_verify": (None, [c_void_p, c_int, VERIFY_CB]),
     "SSL_set_verify": (None, [c_void_p, c_int, VERIFY_CB]),
     "SSL_CTX_get_verify_mode": (c_int, [c_void_p]),
+    "SSL_CTX_set_verify_depth": (None, [c_void_p, c_int]),
     "SSL_get_verify_mode": (c_int, [c_void_p]),
     "SSL_get_verify_result": (c_long, [c_void_p]),
     "SSL_set_verify_result": (None, [c_void_p, c_long]),
@@ -268,6 +269,12 @@ def ctx_set_verify(ctx: ssl.SSLContext, mode: int) -> None:
         LIB.SSL_CTX_set_verify(p, mode, VERIFY_CALLBACK)
 
 
+def ctx_set_verify_depth(ctx: ssl.SSLContext, depth: int) -> None:
+    p = ctx_ptr(ctx)
+    if p:
+        LIB.SSL_CTX_set_verify_depth(p, depth)
+
+
 def ssl_set_verify(sslp: int, mode: int) -> None:
     LIB.SSL_set_verify(sslp, mode, VERIFY_CALLBACK)
 
@@ -376,7 +383,12 @@ def own_certificate(sslp: int) -> bytes:
 
 
 # --- renegotiation -----------------------------------------------------------------------
+SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION = 1 << 16
+
+
 def renegotiate(sslp: int) -> bool:
+    """A full new handshake (no resumption: the client must show its certificate)."""
+    LIB.SSL_set_options(sslp, SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION)
     return LIB.SSL_renegotiate(sslp) == 1
 
 

@@ -4,12 +4,13 @@ not conflict).
 
 Layout: :mod:`.module` (records, merges, directives), :mod:`.rules` (RewriteRule and
 RewriteCond parsing), :mod:`.expand` (substitutions and variables),
-:mod:`.conditions`, :mod:`.maps` (RewriteMap), :mod:`.engine` (the rule engine, hooks,
-RewriteLog), :mod:`.regex` (PCRE syntax for Python's re), :mod:`.explain`
-(featherd-rewrite, the explainer).
+:mod:`.conditions`, :mod:`.maps` (RewriteMap), :mod:`.engine` (the rule engine and its
+log), :mod:`.uri` (URL helpers), :mod:`.hooks` (translate_name, fixups, the redirect
+handler), :mod:`.logs` (RewriteLog files, prg: programs), :mod:`.regex` (PCRE syntax for
+Python's re), :mod:`.util` (Apache's escaping), :mod:`.explain` (featherd-rewrite).
 """
 
-from featherd.modules.mappers.rewrite import engine  # noqa: F401  (registers the hooks)
+from featherd.modules.mappers.rewrite import hooks, logs  # noqa: F401  (register the hooks)
 from featherd.modules.mappers.rewrite.maps import register_mapfunc
 from featherd.modules.mappers.rewrite.module import rewrite
 

@@ -33,16 +33,19 @@ LIT, VAR, MAP, RR, RC = 0, 1, 2, 3, 4
 class Template:
     """A compiled expansion string."""
 
-    __slots__ = ("text", "parts", "literal", "needs_async")
+    __slots__ = ("text", "parts", "literal", "single_var", "needs_async")
 
     def __init__(self, text: str, parts: tuple[Any, ...]) -> None:
         self.text = text
         self.parts = parts
         self.literal: str | None = None
+        self.single_var: Any = None       # the getter when the template is one %{VAR}
         if not parts:
             self.literal = ""
         elif len(parts) == 1 and parts[0][0] == LIT:
             self.literal = parts[0][1]
+        elif len(parts) == 1 and parts[0][0] == VAR and not parts[0][3]:
+            self.single_var = parts[0][1]
         self.needs_async = any(_part_async(p) for p in parts)
 
     def __repr__(self) -> str:
@@ -179,6 +182,8 @@ def expand_sync(tpl: Template, ctx: RewriteCtx, rule: Any = None) -> str:
     lit = tpl.literal
     if lit is not None:
         return lit
+    if tpl.single_var is not None:
+        return tpl.single_var(ctx)  # type: ignore[no-any-return]
     out = []
     for p in tpl.parts:
         k = p[0]

@@ -232,7 +232,7 @@ def _dry_run(ex: Explainer) -> Iterator[None]:
     import featherd.core.http_request as hr
     import featherd.core.request as rq
     from featherd.core.hooks import OK
-    from featherd.modules.mappers.rewrite.engine import REDIRECT_HANDLER, handler_redirect
+    from featherd.modules.mappers.rewrite.hooks import REDIRECT_HANDLER, handler_redirect
 
     orig_invoke = rq.invoke_handler
     orig_die = hr.die

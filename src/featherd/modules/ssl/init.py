@@ -1,0 +1,551 @@
+"""Start-up (ssl_engine_init.c): one SSL context per SSL-enabled server, built in the
+master before the workers are forked.
+
+For each server with ``SSLEngine on``: protocols, cipher suites and order, certificates
+(one per key type, RSA/ECC/DSA, with SSLCertificateChainFile sent after each), private
+keys through the pass phrase dialog, a key that doesn't match its certificate refused
+("Certificate and private key ... do not match"), client verification (CA file/path,
+CRLs, the CA names requested, the verify level and depth through mod_ssl's callback),
+the session id context and the session cache. Errors are start-up errors; warnings and
+info lines go to the error log once it is open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from featherd.config.merge import UNSET
+from featherd.core.hooks import LAST, OK
+from featherd.core.walk import fn_match
+from featherd.errors import ConfigError
+from featherd.log import DEBUG, INFO, NOTICE, WARN
+from featherd.modules.ssl import libssl, pphrase
+from featherd.modules.ssl.config import (
+    PROTOCOL_ALL,
+    TLS_VERSIONS,
+    SeedSpec,
+    SSLServerConfig,
+    v,
+)
+from featherd.modules.ssl.mod_ssl import ssl_module
+from featherd.modules.ssl.scache import Mutex, make_cache
+
+DEFAULT_SESSION_TIMEOUT = 300
+DEFAULT_VERIFY_DEPTH = 1
+_TLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+        "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+_NO_FLAG = {"TLSv1": "OP_NO_TLSv1", "TLSv1.1": "OP_NO_TLSv1_1", "TLSv1.2": "OP_NO_TLSv1_2",
+            "TLSv1.3": "OP_NO_TLSv1_3"}
+
+
+@dataclass
+class ServerSSL:
+    """The SSL side of one server (its SSLSrvConfigRec after ssl_init_ConfigureServer)."""
+
+    server: Any
+    ctx: ssl.SSLContext
+    vhost_id: str
+    verify: str = "none"
+    depth: int = DEFAULT_VERIFY_DEPTH
+    crl: bool = False
+    strict_sni: bool = False
+    certs: list[bytes] = field(default_factory=list)     # DER of the leaf certificates
+    ca_names: int = -1
+
+
+@dataclass
+class SSLState:
+    """mod_ssl's process state for one configuration (SSLModConfigRec)."""
+
+    servers: dict[int, ServerSSL] = field(default_factory=dict)
+    cache: Any = None
+    mutex: Mutex | None = None
+    connect_seeds: list[SeedSpec] = field(default_factory=list)
+    startup_log: list[tuple[int, str]] = field(default_factory=list)
+    proxy: dict[int, Any] = field(default_factory=dict)
+    shared_ctx: dict[int, ssl.SSLContext] = field(default_factory=dict)
+
+    def for_server(self, s: Any) -> ServerSSL | None:
+        return self.servers.get(id(s))
+
+    def log(self, level: int, msg: str) -> None:
+        self.startup_log.append((level, msg))
+
+
+#: the state of the configuration this process serves (the master: the latest one)
+CURRENT: list[SSLState] = []
+
+
+def vhost_id(s: Any) -> str:
+    """ssl_util_vhostid: ``servername:port`` (the port of ServerName, else 443/80)."""
+    sc = ssl_module.sconf(s)
+    port = s.port or (443 if sc is not None and sc.enabled is True else 80)
+    return f"{s.server_hostname or 'localhost'}:{port}"
+
+
+def crypto_engines() -> dict[str, str]:
+    """OpenSSL's engines (`openssl engine`), for SSLCryptoDevice."""
+    try:
+        out = subprocess.run(["openssl", "engine"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    engines: dict[str, str] = {}
+    for line in out.splitlines():
+        if line.startswith("(") and ")" in line:
+            eid, _, name = line[1:].partition(")")
+            engines[eid.strip()] = name.strip()
+    return engines
+
+
+# --- the post_config hook ----------------------------------------------------------------
+@ssl_module.hook("post_config", order=LAST)
+def ssl_init_module(tree: Any) -> int:
+    """ssl_init_Module: everything that must exist before the workers are forked."""
+    for old in CURRENT:
+        for srv in old.servers.values():
+            libssl.forget_context(srv.ctx)
+    CURRENT.clear()
+    state = SSLState()
+    tree.extra["ssl"] = state
+    from featherd.modules.ssl.vars import is_https, ssl_var_lookup
+
+    tree.extra["ssl_var_lookup"] = ssl_var_lookup
+    tree.extra["ssl_is_https"] = is_https
+    mc: SSLServerConfig = ssl_module.sconf(tree.main)
+    enabled = [s for s in tree.all_servers() if ssl_module.sconf(s).enabled is True]
+    _seed(state, mc, "startup")
+    state.connect_seeds = [sd for sd in (mc.seeds or []) if sd.context == "connect"]
+    if enabled and not libssl.AVAILABLE:
+        state.log(WARN, "Init: mod_ssl runs without its OpenSSL extensions ("
+                  f"{libssl.REASON}): SSLVerifyClient optional_no_ca, SSLCADNRequest*, "
+                  "SSLSessionCache, per-directory renegotiation and TLSv1.3 cipher "
+                  "suites are not available")
+    for s in tree.all_servers():
+        if ssl_module.sconf(s).enabled == "optional":
+            raise ConfigError("SSLEngine optional (RFC 2817 upgrade) is not supported; "
+                              "use SSLEngine on")
+    if enabled:
+        state.log(INFO, "Init: Initializing (virtual) servers for SSL")
+        _session_cache(state, mc, tree)
+        _generate_missing(tree, enabled, state)
+        dialog = pphrase.Dialog(v(mc.pphrase, _builtin()), restart=bool(pphrase.KNOWN))
+        try:
+            for s in enabled:
+                state.servers[id(s)] = configure_server(s, tree, dialog, state)
+        except BaseException:
+            dialog.close()
+            raise
+        dialog.finish()
+        _check_servers(tree, state)
+    from featherd.modules.ssl.proxy import init_proxy
+
+    init_proxy(tree, state)
+    from featherd.modules.ssl.tls import protocol_factory
+
+    for spec in tree.listens:
+        spec.protocol_factory = protocol_factory   # type: ignore[attr-defined]
+    CURRENT.append(state)
+    return OK
+
+
+@ssl_module.hook("open_logs")
+def ssl_open_logs(tree: Any) -> int:
+    """The start-up messages, once the error log is open."""
+    state: SSLState | None = tree.extra.get("ssl")
+    if state is None:
+        return OK
+    log = tree.main.error_log
+    for level, msg in state.startup_log:
+        if log is not None:
+            log.log(level, msg)
+    state.startup_log = []
+    return OK
+
+
+@ssl_module.hook("child_exit")
+def ssl_child_exit(tree: Any) -> None:
+    state: SSLState | None = tree.extra.get("ssl")
+    if state is not None and state.mutex is not None and state.mutex.kind == "file":
+        pass   # the master removes the lock file
+
+
+def _builtin() -> Any:
+    from featherd.modules.ssl.config import DialogSpec
+
+    return DialogSpec("builtin")
+
+
+# --- random seeding ----------------------------------------------------------------------------
+def seed_bytes(sd: SeedSpec) -> bytes:
+    """The bytes one SSLRandomSeed source gives."""
+    if sd.source == "builtin":
+        return struct.pack("<dQ", time.time(), os.getpid()) + os.urandom(16)
+    if sd.source == "file":
+        n = sd.nbytes or -1
+        with open(sd.path, "rb") as f:
+            return f.read(n) if n > 0 else f.read(1 << 20)
+    if sd.source == "exec":
+        out = subprocess.run(sd.path, shell=True, capture_output=True, timeout=30,
+                             check=False).stdout
+        return out[:sd.nbytes] if sd.nbytes else out
+    if sd.source == "egd":
+        want = min(sd.nbytes or 255, 255)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(sd.path)
+            s.sendall(bytes([0x01, want]))
+            n = s.recv(1)
+            if not n:
+                return b""
+            got = b""
+            while len(got) < n[0]:
+                chunk = s.recv(n[0] - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            return got
+    return b""
+
+
+def _seed(state: SSLState, mc: SSLServerConfig, context: str) -> None:
+    total = 0
+    for sd in mc.seeds or []:
+        if sd.context != context:
+            continue
+        try:
+            data = seed_bytes(sd)
+        except OSError as e:
+            state.log(WARN, f"Init: Failed to seed the PRNG from {sd.source}:{sd.path} ({e})")
+            continue
+        if data:
+            ssl.RAND_add(data, float(len(data)))
+            total += len(data)
+    if total:
+        state.log(INFO, f"Init: Seeding PRNG with {total} bytes of entropy")
+
+
+# --- the session cache -------------------------------------------------------------------------
+def _session_cache(state: SSLState, mc: SSLServerConfig, tree: Any) -> None:
+    spec = mc.session_cache
+    if spec is UNSET:
+        state.log(WARN, "Init: Session Cache is not configured [hint: SSLSessionCache]")
+        return
+    timeout = int(v(mc.session_timeout, DEFAULT_SESSION_TIMEOUT))
+    if spec.kind in ("none", "nonenotnull"):
+        return
+    if not libssl.AVAILABLE:
+        return
+    state.mutex = Mutex(v(mc.mutex, None))
+    try:
+        state.cache = make_cache(spec, timeout, state.mutex)
+    except OSError as e:
+        raise ConfigError(f"Cannot allocate SSL session cache ({spec.kind}:{spec.path}): "
+                          f"{e}") from None
+    state.log(DEBUG, f"Init: Session Cache {spec.kind}:{spec.path} ({spec.size} bytes) "
+                     "ready")
+
+
+# --- self-signed certificates (SSLGenerateSelfSigned) -------------------------------------------
+def _generate_missing(tree: Any, enabled: list[Any], state: SSLState) -> None:
+    from featherd.modules.ssl.certtool import ensure_self_signed
+
+    for s in enabled:
+        sc: SSLServerConfig = ssl_module.sconf(s)
+        missing = sc.missing or []
+        if not missing:
+            continue
+        if sc.generate_self_signed is True:
+            certs = list(sc.cert_files or [])
+            keys = list(sc.key_files or [])
+            if certs and keys and not os.path.exists(certs[0]) and \
+                    not os.path.exists(keys[0]):
+                host = s.server_hostname or "localhost"
+                addrs = [h for h, _ in s.addrs if h not in ("*", "_default_")]
+                ensure_self_signed(certs[0], keys[0], host,
+                                   ["localhost", *(f"IP:{a}" for a in addrs)])
+                state.log(NOTICE, f"Init: Generated a self-signed certificate for "
+                                  f"{vhost_id(s)} in {certs[0]} (key {keys[0]})")
+                missing = [m for m in missing if not os.path.exists(m[3])]
+        if missing:
+            msg, fname, line, _ = missing[0]
+            raise ConfigError(msg, fname, line)
+
+
+# --- one server ------------------------------------------------------------------------------
+def configure_server(s: Any, tree: Any, dialog: pphrase.Dialog, state: SSLState) -> ServerSSL:
+    """ssl_init_ConfigureServer + ssl_init_ctx for one SSL-enabled server."""
+    sc: SSLServerConfig = ssl_module.sconf(s)
+    vid = vhost_id(s)
+    state.log(INFO, f"Init: Configuring server {vid} for SSL protocol")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    set_protocols(ctx, v(sc.protocols, PROTOCOL_ALL), vid)
+    set_ciphers(ctx, v(sc.cipher_suite, None), v(sc.tls13_suites, None), vid)
+    if sc.honor_order is True:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    else:
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    if sc.compression is True:
+        ctx.options &= ~ssl.OP_NO_COMPRESSION
+    if sc.session_tickets is False:
+        ctx.options |= ssl.OP_NO_TICKET
+    if sc.insecure_reneg is True:
+        libssl.set_options(ctx, libssl.SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION)
+    srv = ServerSSL(s, ctx, vid, verify=v(sc.verify_client, "none"),
+                    depth=int(v(sc.verify_depth, DEFAULT_VERIFY_DEPTH)),
+                    strict_sni=sc.strict_sni is True)
+    load_certificates(srv, sc, dialog, state)
+    configure_verify(srv, sc, state)
+    libssl.set_session_id_context(ctx, hashlib.md5(vid.encode()).digest())
+    mc: SSLServerConfig = ssl_module.sconf(tree.main)
+    cache_on = mc.session_cache is not UNSET and mc.session_cache.kind not in (
+        "none", "nonenotnull")
+    libssl.set_session_cache(ctx, state.cache, cache_on,
+                             int(v(sc.session_timeout, DEFAULT_SESSION_TIMEOUT)))
+    from featherd.modules.ssl.tls import sni_callback
+
+    ctx.sni_callback = sni_callback
+    return srv
+
+
+def set_protocols(ctx: ssl.SSLContext, protos: frozenset[str], vid: str,
+                  proxy: bool = False) -> None:
+    if not protos:
+        which = "SSLProxyProtocol" if proxy else "SSLProtocol"
+        raise ConfigError(f"No SSL protocols available [hint: {which}] ({vid})")
+    versions = [p for p in TLS_VERSIONS if p in protos]
+    ctx.minimum_version = _TLS[versions[0]]
+    ctx.maximum_version = _TLS[versions[-1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for p in TLS_VERSIONS[TLS_VERSIONS.index(versions[0]):
+                              TLS_VERSIONS.index(versions[-1]) + 1]:
+            if p not in protos:
+                ctx.options |= getattr(ssl, _NO_FLAG[p])
+
+
+def set_ciphers(ctx: ssl.SSLContext, suite: str | None, tls13: str | None, vid: str) -> None:
+    try:
+        ctx.set_ciphers(suite or "DEFAULT")
+    except ssl.SSLError as e:
+        raise ConfigError(f"Unable to configure permitted SSL ciphers ({vid})\n"
+                          f"SSL Library Error: {_ssl_error_text(e)}: '{suite}'") from None
+    if tls13 and not libssl.set_ciphersuites(ctx, tls13):
+        raise ConfigError(f"Unable to configure permitted TLSv1.3 ciphers ({vid}): "
+                          f"'{tls13}'")
+
+
+def _ssl_error_text(e: BaseException) -> str:
+    reason = getattr(e, "reason", None)
+    lib = getattr(e, "library", None)
+    text = str(e.args[1] if isinstance(e, ssl.SSLError) and len(e.args) > 1 else e)
+    if reason and lib:
+        return f"{lib} routines: {reason.lower().replace('_', ' ')}"
+    return text
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_certificates(srv: ServerSSL, sc: SSLServerConfig, dialog: pphrase.Dialog,
+                      state: SSLState) -> None:
+    """ssl_init_server_certs: every SSLCertificateFile with its key, the chain after it."""
+    certs = list(v(sc.cert_files, []))
+    keys = list(v(sc.key_files, []))
+    vid = srv.vhost_id
+    if not certs:
+        raise ConfigError(f"Server should be SSL-aware but has no certificate configured "
+                          f"[Hint: SSLCertificateFile] ({vid})")
+    if len(keys) > len(certs):
+        raise ConfigError(f"More SSLCertificateKeyFile directives than SSLCertificateFile "
+                          f"directives ({vid})")
+    chain = _read(sc.chain_file) if sc.chain_file is not UNSET else b""
+    for i, certfile in enumerate(certs):
+        keyfile = keys[i] if i < len(keys) else None
+        data = _read(certfile)
+        if b"-----BEGIN" not in data:
+            data = ssl.DER_cert_to_PEM_cert(data).encode()
+        try:
+            leaf = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise ConfigError(f"Init: Unable to read server certificate from file {certfile}"
+                              f" ({vid})") from None
+        key_src = _read(keyfile) if keyfile else data
+        pem = pphrase.extract_key_pem(key_src) if b"-----BEGIN" in key_src else None
+        if pem is None:
+            if keyfile is None:
+                raise ConfigError(f"Init: Private key not found in {certfile} and no "
+                                  f"SSLCertificateKeyFile given ({vid})")
+            pem = key_src
+        phrase = pphrase.private_key_phrase(keyfile or certfile, pem, vid, dialog, i)
+        if not _key_matches(pem, phrase, leaf):
+            raise ConfigError(f"Certificate and private key {vid}:{i} from {certfile} and "
+                              f"{keyfile or certfile} do not match")
+        combined = data.rstrip(b"\n") + b"\n" + chain
+        with _tempfile(combined) as cpath, _tempfile(pem) as kpath:
+            try:
+                srv.ctx.load_cert_chain(cpath, kpath, password=phrase)
+            except ssl.SSLError as e:
+                if "KEY_VALUES_MISMATCH" in str(e) or "key values mismatch" in str(e):
+                    raise ConfigError(
+                        f"Certificate and private key {vid}:{i} from {certfile} and "
+                        f"{keyfile or certfile} do not match") from None
+                raise ConfigError(f"Unable to configure server certificate and private key "
+                                  f"{vid}:{i} ({certfile}, {keyfile or certfile})\n"
+                                  f"SSL Library Error: {_ssl_error_text(e)}") from None
+        srv.certs.append(leaf.public_bytes(_DER))
+        _check_cert(leaf, srv, i, state)
+
+
+def _key_matches(pem: bytes, phrase: bytes | None, cert: x509.Certificate) -> bool:
+    """X509_check_private_key: the key's public half is the certificate's."""
+    from cryptography.hazmat.primitives import serialization as ser
+
+    try:
+        key = ser.load_pem_private_key(pem, password=phrase)
+    except (ValueError, TypeError):
+        return True            # let OpenSSL say what is wrong with it
+    fmt = (ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)
+    return bool(key.public_key().public_bytes(*fmt) == cert.public_key().public_bytes(*fmt))
+
+
+try:
+    from cryptography.hazmat.primitives.serialization import Encoding as _Enc
+
+    _DER = _Enc.DER
+except ImportError:   # pragma: no cover
+    _DER = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _tempfile(data: bytes) -> Any:
+    fd, path = tempfile.mkstemp(prefix="featherd-ssl-")
+    try:
+        os.write(fd, data)
+        os.close(fd)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _check_cert(cert: x509.Certificate, srv: ServerSSL, i: int, state: SSLState) -> None:
+    """ssl_check_public_cert: the warnings Apache gives about a server certificate."""
+    vid = srv.vhost_id
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if bc.ca:
+            state.log(WARN, f"{vid}:{i} server certificate is a CA certificate "
+                            "(BasicConstraints: CA == TRUE !?)")
+    except x509.ExtensionNotFound:
+        pass
+    name = (srv.server.server_hostname or "").lower()
+    names = [a.value.lower() for a in
+             cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+             if isinstance(a.value, str)]
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names += [n.lower() for n in san.get_values_for_type(x509.DNSName)]
+        names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    if name and not any(n == name or (n.startswith("*.") and fn_match(n, name, False))
+                        for n in names):
+        state.log(WARN, f"{vid}:{i} server certificate does NOT include an ID which "
+                        "matches the server name")
+    if cert.not_valid_after_utc.timestamp() < time.time():
+        state.log(WARN, f"{vid}:{i} server certificate has expired")
+
+
+def configure_verify(srv: ServerSSL, sc: SSLServerConfig, state: SSLState) -> None:
+    """ssl_init_ctx_verify + ssl_init_ctx_crl: CAs, CRLs, CA names, level and depth."""
+    ctx = srv.ctx
+    vid = srv.vhost_id
+    cafile = v(sc.ca_file, None)
+    capath = v(sc.ca_path, None)
+    if cafile or capath:
+        try:
+            ctx.load_verify_locations(cafile=cafile, capath=capath)
+        except (ssl.SSLError, OSError) as e:
+            raise ConfigError(f"Unable to configure verify locations for client "
+                              f"authentication ({vid})\nSSL Library Error: "
+                              f"{_ssl_error_text(e)}") from None
+    crlfile = v(sc.crl_file, None)
+    crlpath = v(sc.crl_path, None)
+    if crlfile or crlpath:
+        try:
+            ctx.load_verify_locations(cafile=crlfile, capath=crlpath)
+        except (ssl.SSLError, OSError) as e:
+            raise ConfigError(f"Unable to configure X.509 CRL storage for certificate "
+                              f"revocation ({vid})\nSSL Library Error: "
+                              f"{_ssl_error_text(e)}") from None
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
+        srv.crl = True
+    dn_files = [f for f in (v(sc.ca_dn_file, None),) if f] or [f for f in (cafile,) if f]
+    dn_dirs = [d for d in (v(sc.ca_dn_path, None),) if d] or [d for d in (capath,) if d]
+    if sc.ca_dn_file is not UNSET or sc.ca_dn_path is not UNSET:
+        dn_files = [f for f in (v(sc.ca_dn_file, None),) if f]
+        dn_dirs = [d for d in (v(sc.ca_dn_path, None),) if d]
+    if dn_files or dn_dirs:
+        srv.ca_names = libssl.set_client_ca_list(ctx, dn_files, dn_dirs)
+    level = srv.verify
+    if level != "none" and not (cafile or capath) and level != "optional_no_ca":
+        state.log(WARN, "Init: Oops, you want to request client authentication, but no CAs "
+                        "are known for verification!?  [Hint: SSLCACertificate*]")
+    mode = verify_mode_bits(level)
+    if libssl.AVAILABLE:
+        libssl.ctx_set_verify(ctx, mode)
+    elif level == "require":
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    elif level != "none":
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+
+
+def verify_mode_bits(level: str) -> int:
+    if level == "require":
+        return libssl.SSL_VERIFY_PEER | libssl.SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+    if level in ("optional", "optional_no_ca"):
+        return libssl.SSL_VERIFY_PEER
+    return libssl.SSL_VERIFY_NONE
+
+
+def _check_servers(tree: Any, state: SSLState) -> None:
+    """ssl_init_CheckServers: the port warnings and the SNI note."""
+    for s in tree.all_servers():
+        sc = ssl_module.sconf(s)
+        on = sc.enabled is True
+        if on and s.port == 80:
+            state.log(WARN, f"Init: ({vhost_id(s)}) You configured HTTPS(443) on the "
+                            "standard HTTP(80) port!")
+        if not on and s.port == 443:
+            state.log(WARN, f"Init: ({vhost_id(s)}) You configured HTTP(80) on the "
+                            "standard HTTPS(443) port!")
+    seen: dict[tuple[str, int], Any] = {}
+    for s in tree.vhosts:
+        if ssl_module.sconf(s).enabled is not True:
+            continue
+        for addr in s.addrs:
+            if addr in seen and seen[addr] is not s:
+                state.log(WARN, "Init: Name-based SSL virtual hosts only work for clients "
+                                "with TLS server name indication support (RFC 4366)")
+                return
+            seen[addr] = s
+
+
+__all__ = ["CURRENT", "SSLState", "ServerSSL", "configure_server", "crypto_engines",
+           "seed_bytes", "verify_mode_bits", "vhost_id"]

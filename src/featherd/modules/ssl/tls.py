@@ -1,0 +1,617 @@
+"""The TLS layer between the socket and the HTTP connection (ssl_engine_io.c).
+
+:func:`protocol_factory` is installed on every Listen spec; the worker calls it for
+each accepted socket. Whether a connection speaks TLS is decided, as in Apache, by the
+server its local address selects (the first <VirtualHost> of that address, else the
+main server) having ``SSLEngine on``:
+
+* not SSL: the HTTP :class:`~featherd.core.connection.Connection` gets the socket
+  directly; only the first bytes are looked at, so that a TLS ClientHello sent to a
+  plain port gets its 400 at once instead of a wait for a line end;
+* SSL: a :class:`TLSConnection` sits between the socket and the Connection, is the
+  Connection's transport (``get_extra_info("sslcontext")`` so ``is_tls`` is True, no
+  ``sendfile``), and runs OpenSSL over memory BIOs. Its first look at the data tells
+  plain HTTP ("GET / HTTP/1.1") from a ClientHello: plain HTTP is served unencrypted,
+  and mod_ssl's post_read_request answers it with Apache's 400 page. The SNI callback
+  switches to the named vhost's context; client certificates are checked by mod_ssl's
+  verify callback (``optional_no_ca``, depth, CRLs). Per-directory SSLVerifyClient uses
+  TLS 1.3 post-handshake authentication or a TLS 1.2 renegotiation (:meth:`TLSConnection.
+  renegotiate`).
+
+The object also is mod_ssl's SSLConnRec: ``conn.notes["ssl"]`` for the variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from featherd.core.connection import Connection
+from featherd.core.walk import fn_match
+from featherd.log import DEBUG, ERROR, INFO
+from featherd.modules.ssl import libssl
+
+if TYPE_CHECKING:
+    from featherd.modules.ssl.init import ServerSSL, SSLState
+
+READ_SIZE = 32 * 1024
+#: first bytes of a request line: a method token is upper-case letters
+_METHOD_START = frozenset(range(0x41, 0x5B))
+
+
+def protocol_factory(worker: Any, spec: Any) -> Any:
+    """Worker.start's hook: the protocol factory for one listening socket."""
+    state = worker.tree.extra.get("ssl")
+
+    def make() -> asyncio.Protocol:
+        return TLSConnection(worker, spec, state)
+    return make
+
+
+def sni_callback(obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
+    t = getattr(obj, "_featherd", None)
+    if t is not None:
+        t.on_sni(name)
+
+
+class TLSConnection(asyncio.Protocol):
+    """The socket's protocol and, for a TLS connection, the Connection's transport."""
+
+    def __init__(self, worker: Any, spec: Any, state: SSLState | None) -> None:
+        self.worker = worker
+        self.spec = spec
+        self.state = state
+        self.raw: Any = None
+        self.group: Any = None
+        self.conn: Connection | None = None
+        self.mode = "new"       # plainsniff | sniff | handshake | open | reneg | plain
+        self.base: ServerSSL | None = None
+        self.srv: ServerSSL | None = None          # the handshake's server (after SNI)
+        self.server: Any = None
+        self.obj: ssl.SSLObject | None = None
+        self.sslobj: ssl.SSLObject | None = None   # set once the handshake is done
+        self.sslp = 0
+        self.incoming: ssl.MemoryBIO | None = None
+        self.outgoing: ssl.MemoryBIO | None = None
+        self.sni: str | None = None
+        self.non_ssl_request = False
+        self.closed = False
+        self.shutdown_type = "standard"            # unclean | accurate (SetEnvIf)
+        self.verify_level = "none"
+        self.verify_depth = 1
+        self.verify_error: str | None = None
+        self.verify_info: str | None = None
+        self.crl = False
+        self.requests = 0
+        self._client_cert: bytes | None | bool = False
+        self._server_cert: bytes | None = None
+        self._chain: list[bytes] | None = None
+        self.waiter: asyncio.Future[str | None] | None = None
+        self.pha = False
+
+    # -- asyncio.Protocol (the socket side) -------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.raw = transport
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        ip = sock[0][7:] if sock[0].startswith("::ffff:") else sock[0]
+        worker = self.worker
+        group = worker.vhosts.by_addr(ip, sock[1])
+        base_server = group.servers[0] if group is not None and group.servers \
+            else worker.tree.main
+        self.group = group
+        srv = self.state.for_server(base_server) if self.state is not None else None
+        conn = self.conn = Connection(worker, self.spec)
+        if srv is None:
+            self.mode = "plainsniff"
+            conn.connection_made(transport)
+            return
+        self.base = self.srv = srv
+        self.server = base_server
+        self.verify_level, self.verify_depth, self.crl = srv.verify, srv.depth, srv.crl
+        self.mode = "sniff"
+        conn.notes["ssl"] = self
+        conn.connection_made(self)
+        if conn.base is not None and conn.base.error_log is not None and \
+                conn.base.error_log.enabled(INFO):
+            self._log(INFO, f"Connection to child {os.getpid()} established (server "
+                            f"{srv.vhost_id})")
+
+    def data_received(self, data: bytes) -> None:
+        mode = self.mode
+        if mode == "open":
+            self.incoming.write(data)  # type: ignore[union-attr]
+            self._read()
+            return
+        if mode == "plainsniff":
+            self._plain_sniff(data)
+            return
+        if mode == "plain":
+            self.conn.data_received(data)  # type: ignore[union-attr]
+            return
+        if mode == "sniff":
+            if data[0] in _METHOD_START:
+                self._speaking_plain_http(data)
+                return
+            self._start_tls()
+        self.incoming.write(data)  # type: ignore[union-attr]
+        if self.mode == "handshake":
+            self._handshake()
+        elif self.mode == "reneg":
+            self._reneg_step()
+
+    def eof_received(self) -> bool | None:
+        mode = self.mode
+        if mode in ("plain", "plainsniff"):
+            return self.conn.eof_received()  # type: ignore[union-attr]
+        if mode in ("sniff", "handshake") or self.incoming is None:
+            return False
+        self.incoming.write_eof()
+        if mode == "reneg":
+            self._reneg_done("connection closed by the client during the re-negotiation")
+            return False
+        self._read()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.sslp:
+            libssl.VERIFY_OWNERS.pop(self.sslp, None)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result("connection lost")
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.connection_lost(exc)
+        if self.obj is not None and self.conn is not None and self.conn.base is not None:
+            log = self.conn.base.error_log
+            if log is not None and log.enabled(INFO):
+                self._log(INFO, f"Connection closed to child {os.getpid()} with "
+                                f"{self.shutdown_type} shutdown (server "
+                                f"{self.srv.vhost_id if self.srv else '?'})")
+
+    def pause_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self.conn is not None:
+            self.conn.resume_writing()
+
+    # -- sniffing ---------------------------------------------------------------------------
+    def _plain_sniff(self, data: bytes) -> None:
+        """A plain-HTTP address: hand the socket to the Connection after one look."""
+        conn = self.conn
+        assert conn is not None
+        self.mode = "gone"
+        self.raw.set_protocol(conn)
+        if data[:2] == b"\x16\x03" and b"\n" not in data:
+            # a TLS ClientHello on a plain port: end the "request line" now, so the core
+            # answers 400 at once (Apache only does when the hello happens to hold a LF)
+            conn._log(DEBUG, "SSL/TLS handshake received on a plain HTTP port")
+            data += b"\r\n"
+        conn.data_received(data)
+
+    def _speaking_plain_http(self, data: bytes) -> None:
+        """ssl_io_filter_error, HTTP_REQUEST: serve the request unencrypted; mod_ssl's
+        post_read_request answers it with the 400 page."""
+        self.mode = "plain"
+        self.non_ssl_request = True
+        conn = self.conn
+        assert conn is not None
+        conn.is_tls = False
+        self._log(INFO, "SSL handshake failed: HTTP spoken on HTTPS port; trying to send "
+                        "HTML error page")
+        self._log(INFO, "SSL Library Error: error:0A00009C:SSL routines::http request")
+        conn.data_received(data)
+
+    # -- the handshake ---------------------------------------------------------------------
+    def _start_tls(self) -> None:
+        srv = self.base
+        assert srv is not None
+        state = self.state
+        if state is not None and state.connect_seeds:
+            from featherd.modules.ssl.init import seed_bytes
+
+            for sd in state.connect_seeds:
+                try:
+                    ssl.RAND_add(seed_bytes(sd), 0.0)
+                except OSError:
+                    pass
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        obj = self.obj = srv.ctx.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        obj._featherd = self  # type: ignore[attr-defined]
+        self.sslp = libssl.ssl_ptr(obj)
+        if self.sslp:
+            libssl.VERIFY_OWNERS[self.sslp] = self
+        self.mode = "handshake"
+
+    def on_sni(self, name: str | None) -> None:
+        """ssl_callback_ServerNameIndication: pick the vhost the client names."""
+        if not name:
+            return
+        name = name.lower().rstrip(".")
+        self.sni = name
+        group = self.group
+        if group is None or self.state is None:
+            return
+        for s in group.servers:
+            if _server_matches(s, name):
+                srv = self.state.for_server(s)
+                if srv is None:
+                    return
+                self.server = s
+                if srv is not self.srv:
+                    self.srv = srv
+                    assert self.obj is not None
+                    self.obj.context = srv.ctx
+                    libssl.copy_ctx_settings(self.sslp, srv.ctx)
+                    self.verify_level, self.verify_depth, self.crl = (srv.verify, srv.depth,
+                                                                      srv.crl)
+                self._log(DEBUG, f"SSL virtual host for servername {name} found")
+                return
+        self._log(DEBUG, f"No matching SSL virtual host for servername {name} found "
+                         "(using default/first virtual host)")
+
+    def _handshake(self) -> None:
+        obj = self.obj
+        assert obj is not None
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except (ssl.SSLError, OSError) as e:
+            self._handshake_failed(e)
+            return
+        self._flush()
+        self.mode = "open"
+        self.sslobj = obj
+        conn = self.conn
+        if conn is not None and conn.base is not None and conn.base.error_log is not None \
+                and conn.base.error_log.enabled(DEBUG):
+            name, _, bits = obj.cipher() or ("", "", 0)
+            from featherd.modules.ssl.vars import _cipher_bits
+
+            self._log(DEBUG, f"Protocol: {obj.version()}, Cipher: {name} "
+                             f"({bits}/{_cipher_bits().get(name, bits)} bits)")
+        if self.incoming.pending:  # type: ignore[union-attr]
+            self._read()
+
+    def _handshake_failed(self, e: BaseException) -> None:
+        self._flush()
+        srv = self.srv
+        if isinstance(e, ssl.SSLCertVerificationError) or self.verify_error:
+            why = self.verify_error or getattr(e, "verify_message", None) or "unknown"
+            self._log(INFO, f"SSL client authentication failed: {why}")
+        self._log(INFO, f"SSL library error 1 in handshake (server "
+                        f"{srv.vhost_id if srv else '?'})")
+        self._log(INFO, f"SSL Library Error: {_library_text(e)}")
+        self.closed = True
+        if self.conn is not None:
+            self.conn.transport_closed = True
+        self.raw.close()
+
+    # -- application data ------------------------------------------------------------------
+    def _read(self) -> None:
+        obj = self.obj
+        assert obj is not None
+        chunks = []
+        eof = False
+        while True:
+            try:
+                d = obj.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                eof = True
+                break
+            except ssl.SSLError as e:
+                self._log(INFO, f"SSL library error reading data: {_library_text(e)}")
+                self._flush()
+                self.abort()
+                return
+            if not d:
+                eof = True
+                break
+            chunks.append(d)
+        self._flush()
+        conn = self.conn
+        assert conn is not None
+        if chunks:
+            conn.data_received(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if eof and not conn.lost:
+            if not conn.eof_received():
+                self.close()
+
+    def _flush(self) -> None:
+        out = self.outgoing
+        if out is not None and out.pending:
+            data = out.read()
+            if not self.raw.is_closing():
+                self.raw.write(data)
+
+    # -- the Connection's transport ------------------------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.mode == "plain":
+            self.raw.write(data)
+            return
+        if self.closed or self.sslobj is None:
+            return
+        try:
+            self.sslobj.write(data)
+        except ssl.SSLError as e:
+            self._log(INFO, f"SSL library error writing data: {_library_text(e)}")
+            self.abort()
+            return
+        self._flush()
+
+    def writelines(self, items: Any) -> None:
+        self.write(b"".join(items))
+
+    def can_write_eof(self) -> bool:
+        return self.mode == "plain" and self.raw.can_write_eof()
+
+    def write_eof(self) -> None:
+        self.raw.write_eof()
+
+    def close(self) -> None:
+        """ssl_filter_io_shutdown: close_notify (unless ssl-unclean-shutdown), then the
+        socket."""
+        if self.closed:
+            return
+        self.closed = True
+        obj = self.sslobj
+        if obj is not None and self.shutdown_type != "unclean" and not self.raw.is_closing():
+            try:
+                obj.unwrap()
+            except (ssl.SSLError, OSError, ValueError):
+                pass
+            self._flush()
+        if self.sslp:
+            libssl.VERIFY_OWNERS.pop(self.sslp, None)
+        self.raw.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.sslp:
+            libssl.VERIFY_OWNERS.pop(self.sslp, None)
+        self.raw.abort()
+
+    def is_closing(self) -> bool:
+        return self.closed or self.raw.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sslcontext":
+            return self.srv.ctx if self.srv is not None and self.mode != "plain" else default
+        if name == "ssl_object":
+            return self.sslobj
+        if name == "peercert":
+            return self.sslobj.getpeercert() if self.sslobj is not None else default
+        if name == "cipher":
+            return self.sslobj.cipher() if self.sslobj is not None else default
+        if name == "socket":
+            return default     # no sendfile under TLS
+        return self.raw.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self.raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.raw.resume_reading()
+
+    def is_reading(self) -> bool:
+        return bool(self.raw.is_reading())
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self.raw.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return int(self.raw.get_write_buffer_size())
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self.raw.get_write_buffer_limits()  # type: ignore[no-any-return]
+
+    def get_protocol(self) -> Any:
+        return self.conn
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.conn = protocol
+
+    # -- verification (called by OpenSSL through libssl's callback) -----------------------------
+    def verify_callback(self, ok: int, store: int) -> int:
+        """ssl_callback_SSLVerify."""
+        err, depth = libssl.store_error(store)
+        level = self.verify_level
+        if self._debug():
+            subj, issuer = libssl.current_cert_names(store)
+            self._log(DEBUG, f"Certificate Verification: depth: {depth}, subject: {subj}, "
+                             f"issuer: {issuer}")
+        if level == "none":
+            return 1
+        if not ok and err in libssl.OPTIONAL_ERRORS and level == "optional_no_ca":
+            self._log(DEBUG, "Certificate Verification: Verifiable Issuer is configured as "
+                             "optional, therefore we're accepting the certificate")
+            self.verify_info = "GENEROUS"
+            ok = 1
+        if not ok and err == libssl.X509_V_ERR_UNABLE_TO_GET_CRL and self.crl:
+            ok = 1          # 2.2: a CA without a CRL revokes nothing
+        if not ok:
+            text = libssl.verify_error_string(err)
+            self._log(INFO, f"Certificate Verification: Error ({err}): {text}")
+            self.verify_error = text
+            self._client_cert = False
+        if depth > self.verify_depth:
+            self._log(INFO, f"Certificate Verification: Certificate Chain too long (chain has "
+                            f"{depth + 1} certificates, but maximum allowed are only "
+                            f"{self.verify_depth})")
+            libssl.set_store_error(store, libssl.X509_V_ERR_CERT_CHAIN_TOO_LONG)
+            self.verify_error = libssl.verify_error_string(libssl.X509_V_ERR_CERT_CHAIN_TOO_LONG)
+            ok = 0
+        return ok
+
+    # -- what mod_ssl's variables read ------------------------------------------------------------
+    def client_cert(self) -> bytes | None:
+        if self._client_cert is False:
+            try:
+                der = self.sslobj.getpeercert(binary_form=True) if self.sslobj else None
+            except ValueError:          # a failed re-negotiation left it mid-handshake
+                return None
+            self._client_cert = der or None
+        return self._client_cert  # type: ignore[return-value]
+
+    def client_chain(self) -> list[bytes]:
+        if self._chain is None:
+            self._chain = libssl.peer_chain(self.sslp) if self.sslp else []
+        return self._chain
+
+    def server_cert(self) -> bytes | None:
+        if self._server_cert is None:
+            der = libssl.own_certificate(self.sslp) if self.sslp else b""
+            if not der and self.srv is not None and self.srv.certs:
+                der = self.srv.certs[0]
+            self._server_cert = der
+        return self._server_cert or None
+
+    def verify_status(self) -> str:
+        """SSL_CLIENT_VERIFY: NONE, SUCCESS, GENEROUS or FAILED:reason."""
+        cert = self.client_cert()
+        if self.verify_error is None and self.verify_info is None:
+            return "SUCCESS" if cert else "NONE"
+        if self.verify_info == "GENEROUS" and self.verify_error is None:
+            return "GENEROUS"
+        return f"FAILED:{self.verify_error}"
+
+    def session_id(self) -> str | None:
+        sess = self.sslobj.session if self.sslobj is not None else None
+        sid = getattr(sess, "id", b"") if sess is not None else b""
+        return sid.hex().upper() if sid else None
+
+    def secure_reneg(self) -> bool:
+        return libssl.secure_renegotiation(self.sslp) if self.sslp else False
+
+    # -- per-directory client verification: renegotiation / post-handshake auth ----------------
+    async def renegotiate(self, level: str, depth: int, ciphers: str | None,
+                          timeout: float) -> str | None:
+        """Ask the client for a certificate (again) under ``level``/``depth``, or for
+        another cipher; None when done, else the reason it could not be done."""
+        obj = self.sslobj
+        if obj is None or not self.sslp:
+            return "re-negotiation is not available"
+        from featherd.modules.ssl.init import verify_mode_bits
+
+        tls13 = obj.version() == "TLSv1.3"
+        mode = verify_mode_bits(level)
+        self.verify_level, self.verify_depth = level, depth
+        self.verify_error = None
+        self.verify_info = None
+        self._client_cert = False
+        self._chain = None
+        libssl.set_verify_result(self.sslp, libssl.X509_V_OK)
+        if tls13:
+            if ciphers:
+                return "TLSv1.3 does not support renegotiation (per-directory " \
+                       "SSLCipherSuite)"
+            libssl.ssl_set_verify(self.sslp, mode | libssl.SSL_VERIFY_POST_HANDSHAKE)
+            try:
+                obj.verify_client_post_handshake()
+            except (ssl.SSLError, ValueError) as e:
+                return f"cannot perform post-handshake authentication: {_library_text(e)}"
+            self.pha = True
+        else:
+            libssl.ssl_set_verify(self.sslp, mode)
+            if ciphers and not libssl.ssl_set_cipher_list(self.sslp, ciphers):
+                return f"unable to reconfigure the cipher suite '{ciphers}'"
+            if not libssl.renegotiate(self.sslp):
+                return "SSL_renegotiate failed"
+            self.pha = False
+        self.mode = "reneg"
+        self.waiter = asyncio.get_running_loop().create_future()
+        self._reneg_step()
+        try:
+            return await asyncio.wait_for(self.waiter, timeout)
+        except TimeoutError:
+            self.mode = "open"
+            return "timeout waiting for the client's re-negotiation handshake"
+        finally:
+            self.waiter = None
+
+    def _reneg_step(self) -> None:
+        obj = self.obj
+        assert obj is not None
+        try:
+            if self.pha:
+                obj.do_handshake()
+            else:
+                obj.do_handshake()
+                chunks = []
+                while libssl.renegotiate_pending(self.sslp):
+                    try:
+                        d = obj.read(READ_SIZE)
+                    except ssl.SSLWantReadError:
+                        break
+                    if not d:
+                        break
+                    chunks.append(d)
+                if chunks and self.conn is not None:
+                    self.conn.data_received(b"".join(chunks))
+                if libssl.renegotiate_pending(self.sslp):
+                    self._flush()
+                    return
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except (ssl.SSLError, OSError) as e:
+            self._flush()
+            self._reneg_done(f"re-negotiation handshake failed: {_library_text(e)}")
+            return
+        self._flush()
+        self._reneg_done(None)
+
+    def _reneg_done(self, error: str | None) -> None:
+        if self.mode == "reneg":
+            self.mode = "open"
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(error)
+        if error is None and self.incoming is not None and self.incoming.pending:
+            self._read()
+
+    # -- logging -------------------------------------------------------------------------------
+    def _debug(self) -> bool:
+        conn = self.conn
+        log = conn.base.error_log if conn is not None and conn.base is not None else None
+        return log is not None and log.enabled(DEBUG)
+
+    def _log(self, level: int, msg: str) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        server = self.server if self.server is not None else conn.base
+        log = (server.error_log if server is not None else None) or \
+            conn.tree.main.error_log
+        if log is not None and log.enabled(level):
+            log.log(level, msg, client=conn.client_ip)
+
+
+def _server_matches(s: Any, name: str) -> bool:
+    """ServerName, ServerAlias and wildcard aliases, as name-based vhost matching."""
+    if s.server_hostname and s.server_hostname.lower() == name:
+        return True
+    if name in s.names:
+        return True
+    return any(fn_match(w, name, pathname=False) for w in s.wild_names)
+
+
+def _library_text(e: BaseException) -> str:
+    """An OpenSSL error the way mod_ssl logs it."""
+    lib = getattr(e, "library", None)
+    reason = getattr(e, "reason", None)
+    if reason:
+        text = f"{lib or 'SSL'} routines: {reason.lower().replace('_', ' ')}"
+        vm = getattr(e, "verify_message", None)
+        return f"{text} ({vm})" if vm else text
+    return str(e)
+
+
+__all__ = ["ERROR", "TLSConnection", "protocol_factory", "sni_callback"]
