@@ -74,8 +74,9 @@ class Resolver:
             return line
         first, sep, rest = line.partition(" ")
         if not sep:
-            first, rest = first.rstrip("\n"), "\n"
-            sep = " "
+            # no space: the address runs into the newline, which no lookup accepts
+            self.withname += 1
+            return line
         cached = self.cache.get(first)
         if cached is not None:
             self.cachehits += 1

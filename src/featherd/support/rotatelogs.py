@@ -287,7 +287,7 @@ class Rotator:
             self._shift(name)
         if c.create_path:
             d = os.path.dirname(name)
-            if d and not os.path.isdir(d):
+            if d:
                 self.log(f"Creating directory tree {d}")
                 os.makedirs(d, exist_ok=True)
         self.log(f"Opening file {name}")
@@ -392,7 +392,6 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"Error writing to log file. {e.strerror}\n")
             return 4
     if rot.fd is not None:
-        rot.log(f"Closing file {rot.name}")
         os.close(rot.fd)
     return 0
 

@@ -14,15 +14,17 @@ import threading
 import time
 
 import pytest
+import test_http_util
 from test_http_util import (
     Conn,
-    module_server,  # noqa: F401  (fixture)
     no_crash,
     one,
     req,
     still_serving,
     wait_log,
 )
+
+module_server = test_http_util.module_server   # the shared fixture
 
 BIG = random.Random(11).randbytes(10 * 1024 * 1024)       # 10 MiB
 MID = BIG[:300 * 1024]                                     # just over the inline limit

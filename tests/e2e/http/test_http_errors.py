@@ -13,16 +13,18 @@ import re
 import time
 
 import pytest
+import test_http_util
 from test_http_util import (
     Conn,
-    module_apache,  # noqa: F401  (fixture)
-    module_server,  # noqa: F401  (fixture)
     needs_apache,
     no_crash,
     one,
     req,
     still_serving,
 )
+
+module_apache = test_http_util.module_apache   # the shared fixture
+module_server = test_http_util.module_server   # the shared fixture
 
 CONF = """\
     ServerName test.local:@PORT@

@@ -9,18 +9,19 @@ from __future__ import annotations
 import time
 
 import pytest
+import test_http_util
 from test_http_util import (
     Conn,
-    module_apache,  # noqa: F401  (fixture)
-    module_server,  # noqa: F401  (fixture)
     needs_apache,
     no_crash,
-    one,
     parse_responses,
     req,
     still_serving,
     wait_log,
 )
+
+module_apache = test_http_util.module_apache   # the shared fixture
+module_server = test_http_util.module_server   # the shared fixture
 
 KA = {"Connection": "keep-alive"}
 
@@ -309,3 +310,51 @@ def test_417_keeps_the_connection_unlike_apache24(ka_pair):
         r = c.request(data)
         assert (r.status, r.h("Connection")) == (417, "Keep-Alive")
         assert c.closed(1)
+
+
+def test_close_in_the_middle_of_a_pipeline(srv_default):
+    # requests after "Connection: close" are not answered
+    with Conn(srv_default.port) as c:
+        c.send(req("/abc.txt") + req(close=True) + req("/abc.txt") + req("/missing"))
+        rs = parse_responses(c.read_all())
+    assert [r.status for r in rs] == [200, 200]
+    assert rs[1].h("Connection") == "close"
+
+
+def test_keepalive_off_still_chunks_http11(srv_off):
+    # ap_set_keepalive decides on chunking before it looks at KeepAlive
+    with Conn(srv_off.port) as c:
+        r = c.request(req("/", "TRACE"), "TRACE")
+        assert r.h("Transfer-Encoding") == "chunked" and r.h("Connection") == "close"
+        assert r.body.startswith(b"TRACE / HTTP/1.1\r\n")
+        assert c.closed()
+
+
+@pytest.fixture(scope="module")
+def limit_pair(module_server, module_apache):
+    conf = "MaxKeepAliveRequests 2\nKeepAliveTimeout 1\n"
+    return module_server(conf), module_apache(conf)
+
+
+@needs_apache
+def test_max_keepalive_requests_like_apache(limit_pair):
+    counts = []
+    for s in limit_pair:
+        with Conn(s.port) as c:
+            c.send(req("/abc.txt", headers=KA) * 6)
+            rs = parse_responses(c.read_all())
+        counts.append([(r.status, r.h("Keep-Alive"), r.h("Connection")) for r in rs])
+    assert counts[0] == counts[1]
+    assert len(counts[0]) == 3          # N + 1
+
+
+@needs_apache
+def test_keepalive_timeout_like_apache(limit_pair):
+    took = []
+    for s in limit_pair:
+        with Conn(s.port) as c:
+            assert c.request(req()).status == 200
+            t0 = time.monotonic()
+            assert c.closed(4)
+            took.append(time.monotonic() - t0)
+    assert all(0.7 < t < 3.0 for t in took), took

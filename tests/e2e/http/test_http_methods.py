@@ -7,15 +7,17 @@ from __future__ import annotations
 import time
 
 import pytest
+import test_http_util
 from test_http_util import (
     Conn,
-    module_server,  # noqa: F401  (fixture)
     no_crash,
     one,
     req,
     still_serving,
     wait_log,
 )
+
+module_server = test_http_util.module_server   # the shared fixture
 
 LONG_BODY = b"x" * 70000
 

@@ -138,7 +138,7 @@ def test_piped_loggers_are_restarted_when_they_die(tmp_path: Path) -> None:
             kill(p, signal.SIGKILL)
         assert wait_for(lambda: len(_logger_pids(srv)) == 2
                         and not set(_logger_pids(srv)) & set(loggers), 5)
-        for i in range(5):
+        for _ in range(5):
             assert get(srv.port, "/nothere")[0] == 404
         srv.stop()
         lines = acc.read_text().splitlines()

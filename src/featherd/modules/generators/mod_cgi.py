@@ -542,7 +542,6 @@ async def include_cgi(ctx: Any, url: str) -> bool:
     rr.path_info = r.path_info
     rr.args = r.args
     rr.content_type = CGI_MAGIC_TYPE
-    ctx.flush()
     rv = await run_sub_req(rr, sink=ctx.sink)
     if is_redirect(rv if rv > 0 else rr.status):
         loc = rr.headers_out.get("Location")
@@ -567,7 +566,6 @@ async def include_cmd(ctx: Any, command: str) -> bool:
                            f"process: {r.filename}")
         return False
     timeout = script_timeout(r)
-    ctx.flush()
     try:
         while True:
             data = proc.take()

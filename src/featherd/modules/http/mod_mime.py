@@ -7,7 +7,8 @@ DefaultLanguage, ModMimeUsePathInfo and MultiviewsMatch.
 
 How a file name is read ("Files with Multiple Extensions"): the part before the first dot
 is the base name; every later dot-separated part is an extension, looked at left to
-right, case-insensitively. A later type (or charset) replaces an earlier one; languages
+right, case-insensitively (a leading dot, as in ".png", makes an empty base name, as in
+2.2). A later type (or charset) replaces an earlier one; languages
 and encodings accumulate (``Content-Language: en,de``, ``Content-Encoding: pkzip,
 x-gzip``); a handler or filter of any extension applies (``file.cgi.html`` with
 ``AddHandler cgi-script .cgi`` runs as a CGI script and is typed text/html). An

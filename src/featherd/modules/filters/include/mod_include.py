@@ -36,7 +36,7 @@ from featherd.core.core_module import core, options
 from featherd.core.hooks import DECLINED, DONE, OK, REALLY_LAST
 from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
-from featherd.filters.buckets import EOS, FLUSH, FileBucket
+from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.filters.chain import FTYPE_RESOURCE, add_output_filter
 from featherd.modules.filters.include import expr as expr_mod
 from featherd.modules.filters.include.parser import (
@@ -58,7 +58,8 @@ DEFAULT_ERROR_MSG = "[an error occurred while processing this directive]"
 DEFAULT_TIME_FORMAT = "%A, %d-%b-%Y %H:%M:%S %Z"
 DEFAULT_UNDEFINED_ECHO = "(none)"
 INCLUDES_MAGIC_TYPES = ("text/x-server-parsed-html", "text/x-server-parsed-html3")
-AP_MIN_BYTES_TO_WRITE = 8000
+FLUSH_AT = 65536                 # pending output passed on past this (httpd's core
+#                                  output filter sets aside as much before writing)
 READ_CHUNK = 4 * 1024 * 1024     # a file is read as APR mmaps it: up to 4 MiB at a time
 PRINTING, COND_TRUE, SIZE_IN_BYTES = 1, 2, 4
 
@@ -415,9 +416,9 @@ class IncludesFilter:
         self.out: list[Any] = []
         self.events: deque[Any] = deque()
         self.inbox: deque[Any] = deque()
+        self.out_bytes = 0
         self.busy = False
         self.seen_eos = False
-        self.bytes_read = 0
 
     @staticmethod
     def _xbit_full(r: Request, conf: IncludeDirConfig) -> bool:
@@ -442,8 +443,10 @@ class IncludesFilter:
             return []
         aw = self._run()
         if aw is not None:
-            self._go_async(aw)
+            self._go_async(aw)           # the task passes on what is pending, in order
+            return []
         out, self.out = self.out, []
+        self.out_bytes = 0
         return out
 
     def _pass_down(self, bb: list[Any]) -> None:
@@ -483,6 +486,7 @@ class IncludesFilter:
         finally:
             self.busy = False
             out, self.out = self.out, []
+            self.out_bytes = 0
             if out:
                 self._pass_down(out)
 
@@ -570,20 +574,15 @@ class IncludesFilter:
                 self.events.append(_Flush())
 
     def _feed(self, data: bytes) -> None:
-        if self.bytes_read > AP_MIN_BYTES_TO_WRITE:
-            self.events.append(_Flush())
-            self.bytes_read = 0
-        self.bytes_read += len(data)
         assert self.parser is not None
         self.events.extend(self.parser.feed(data))
 
     def _event(self, ev: Any) -> Awaitable[None] | None:
         if isinstance(ev, bytes):
             if self.flags & PRINTING:
-                self.out.append(ev)
+                self.emit(ev)
             return None
         if ev is TAG_START:
-            self.flush()
             return None
         if isinstance(ev, Tag):
             return self._tag(ev)
@@ -639,23 +638,30 @@ class IncludesFilter:
     def log(self, level: int, msg: str) -> None:
         self.r.log_error(level, msg)
 
-    def emit(self, data: bytes) -> None:
+    def emit(self, data: Any) -> None:
+        """Output, in order. It is held (one write for a small page, whatever its
+        elements) until the end, a FLUSH, or FLUSH_AT bytes."""
         self.out.append(data)
+        self.out_bytes += bucket_len(data)
+        if self.out_bytes > FLUSH_AT:
+            self.flush()
 
     def error(self) -> None:
-        self.out.append(_latin1(self.error_str))
+        self.emit(_latin1(self.error_str))
 
     def flush(self) -> None:
-        """Pass what is pending on now (before a tag, a sub-request or a program)."""
+        """Pass what is pending on now."""
         if self.out:
             out, self.out = self.out, []
+            self.out_bytes = 0
             self._pass_down(out)
 
     def sink(self, bb: list[Any]) -> None:
-        """Where a sub-request's (or a program's) output goes: after this filter."""
-        self.flush()
-        if bb:
-            self._pass_down([b for b in bb if b is not EOS])
+        """Where a sub-request's (or a program's) output goes: into the document's
+        output at this point."""
+        for b in bb:
+            if b is not EOS and b is not FLUSH:
+                self.emit(b)
 
     def decode(self, value: str) -> str:
         return decodehtml(value)
@@ -910,7 +916,6 @@ def handle_printenv(ctx: IncludesFilter, args: Args) -> None:
     parts = [f"{escape_html(k)}={escape_html(v)}\n"
              for k, v in ctx.r.subprocess_env.items() if v is not None]
     ctx.emit(_latin1("".join(parts)))
-    ctx.flush()
 
 
 def handle_comment(ctx: IncludesFilter, args: Args) -> None:
@@ -1205,7 +1210,6 @@ async def _include_one(ctx: IncludesFilter, tag: str, val: str) -> bool:
         err = "Recursive include of \"{v}\" in parsed file {f}"
     if err is None and rr is not None:
         rr.ctx["ssi_parent"] = r
-        ctx.flush()
         rv = await run_sub_req(rr, sink=ctx.sink)
         if rv not in (OK, DONE):
             err = "unable to include \"{v}\" in parsed file {f}"
