@@ -41,6 +41,7 @@ class ServerConfigTree:
     name_vhosts: list[tuple[str, int]] = field(default_factory=list)
     loaded: dict[str, Module] = field(default_factory=dict)
     filters: dict[str, tuple[int, Any, Module]] = field(default_factory=dict)
+    input_filters: dict[str, tuple[int, Any, Module]] = field(default_factory=dict)
     providers: dict[tuple[str, str], Any] = field(default_factory=dict)
     handlers: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -61,6 +62,8 @@ class ServerConfigTree:
             self.hooks.register(name, fn, order, m.name)
         for name, ftype, factory in m.output_filters:
             self.filters[name.lower()] = (ftype, factory, m)
+        for name, ftype, factory in m.input_filters:
+            self.input_filters[name.lower()] = (ftype, factory, m)
         for group, pname, obj in m.providers:
             self.providers[(group, pname)] = obj
         for hname, fn in m.handlers.items():

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core
+from featherd.core.hooks import DECLINED, run_first_sync
 from featherd.errors import HTTPError
 from featherd.filters.buckets import FileBucket
 from featherd.http.parser import (
@@ -72,13 +73,14 @@ class BodyReader:
 
     __slots__ = ("chunked", "conn", "content_length", "done", "failed", "limit", "received",
                  "rest", "sent_100", "started")
+    # failed: 0, or the status the body read failed with (repeated to later readers)
 
     def __init__(self, conn: Connection, head: RequestHead) -> None:
         self.conn = conn
         self.content_length = head.content_length
         self.chunked = head.chunked
         self.done = False
-        self.failed = False
+        self.failed = 0
         self.limit = 0
         self.received = 0
         self.rest = b""
@@ -89,7 +91,7 @@ class BodyReader:
               level: int = ERROR) -> HTTPError:
         """The body can't be read to its end: the connection must close."""
         self.done = True
-        self.failed = True
+        self.failed = status
         self.conn.must_close = True
         if log and r is not None:
             r.log_error(level, log)
@@ -123,7 +125,7 @@ class BodyReader:
             return data
         if self.done:
             if self.failed:
-                raise HTTPError(400, None)
+                raise HTTPError(self.failed, None)
             return b""
         conn = self.conn
         if not self.started:
@@ -267,6 +269,9 @@ class Connection(asyncio.Protocol):
         hook = self.tree.hooks["pre_connection"]
         for fn, _ in hook.funcs:
             fn(self)
+        hook = self.tree.hooks["process_connection"]
+        if hook.funcs and run_first_sync(hook, self) != DECLINED:
+            self._cancel_timer()      # a protocol module (mod_echo) owns the connection now
 
     def connection_lost(self, exc: Exception | None) -> None:
         was_closed = self.transport_closed

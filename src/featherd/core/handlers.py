@@ -152,7 +152,13 @@ def default_handler(r: Request) -> int:
     set_last_modified(r, mtime)
     comps = _etag_components(c)
     if comps:
-        et = make_etag(st, comps, is_weak(st.st_mtime_ns, r.request_time))
+        vlv = r.vlist_validator
+        et = make_etag(st, comps, is_weak(st.st_mtime_ns, r.request_time)
+                       or bool(vlv and vlv[0] == "W"))
+        if et and vlv:
+            # a negotiated response: the variant's tag merged with the variant list's
+            # validator (ap_set_etag)
+            et = et[:-1] + ";" + (vlv[3:] if vlv[0] == "W" else vlv[1:])
         if et:
             r.etag = et
             r.headers_out.set("ETag", et)

@@ -38,6 +38,7 @@ HOOK_SPECS: dict[str, Policy] = {
     "open_logs": Policy.RUN_ALL,     # (tree) after post_config, in the process that serves
     # connection
     "pre_connection": Policy.RUN_ALL,
+    "process_connection": Policy.RUN_FIRST,  # (conn) OK: a module took the connection over
     # request phases
     "post_read_request": Policy.RUN_ALL,
     "translate_name": Policy.RUN_FIRST,
@@ -50,6 +51,7 @@ HOOK_SPECS: dict[str, Policy] = {
     "type_checker": Policy.RUN_FIRST,
     "fixups": Policy.RUN_ALL,
     "insert_filter": Policy.VOID,
+    "insert_error_filter": Policy.VOID,  # (r) ap_send_error_response restarts the chain
     "handler": Policy.RUN_FIRST,
     "log_transaction": Policy.RUN_ALL,
     # misc

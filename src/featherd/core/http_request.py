@@ -191,6 +191,8 @@ def send_error_response(r: Request, status: int, recursive_error: int = 0) -> No
     location = r.headers_out.get("Location") or r.err_headers_out.get("Location")
     r.eos_sent = False
     r.output_filters = []
+    for fn, _ in r.tree.hooks["insert_error_filter"].funcs:
+        fn(r)
     if status in (204, 304):
         r.status = status
         pass_brigade(r, [EOS])
@@ -324,6 +326,8 @@ async def internal_redirect(r: Request, new_uri: str, error_status: int = 0) -> 
     new.ap_auth_type = r.ap_auth_type
     new.err_headers_out = r.err_headers_out
     new.range_header = r.range_header
+    new.no_cache = r.no_cache                  # as internal_internal_redirect does
+    new.vlist_validator = r.vlist_validator
     if error_status:
         new.status = error_status
         new.ctx["is_error_doc"] = True
@@ -494,6 +498,9 @@ async def handle(conn: Any, head: RequestHead) -> Request:
             if not final.sent_headers and final.status >= 400 and not final.ctx.get("wrote"):
                 pass
             pass_brigade(final, [EOS])
+            waits = final.ctx.get("filter_waits")    # filters that work asynchronously
+            while waits:
+                await waits.pop(0)
     except Exception:
         r.log_error(ERROR, "internal error: " + traceback.format_exc().replace("\n", " | "))
         final = r.final

@@ -42,6 +42,7 @@ class Module:
         self.directives: list[Directive] = []
         self.hooks: list[tuple[str, Callable[..., Any], int]] = []
         self.output_filters: list[tuple[str, int, Any]] = []
+        self.input_filters: list[tuple[str, int, Any]] = []
         self.providers: list[tuple[str, str, Any]] = []
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.index = -1                   # position in the server's module vector
@@ -81,6 +82,15 @@ class Module:
         """Register an output filter factory (a class taking (r) and called with buckets)."""
         def deco(factory: Any) -> Any:
             self.output_filters.append((name, ftype, factory))
+            return factory
+        return deco
+
+    def input_filter(self, name: str, ftype: int) -> Callable[[Any], Any]:
+        """Register an input filter factory: ``factory(r)`` makes an object whose
+        ``async read(r, nxt, want) -> bytes`` reads through ``nxt(want)`` (the filters
+        below it, then the connection) and returns b"" at the end of the body."""
+        def deco(factory: Any) -> Any:
+            self.input_filters.append((name, ftype, factory))
             return factory
         return deco
 

@@ -44,7 +44,7 @@ class Request:
         "output_filters", "eos_sent", "log_id", "body", "read_length", "expecting_100",
         "allowed_methods", "vlist_validator", "no_cache", "parsed_host", "parsed_port",
         "assbackwards", "location_sections", "redirect_depth", "etag", "ctx",
-        "sent_body", "keepalive_ok", "range_header", "is_subrequest",
+        "sent_body", "keepalive_ok", "range_header", "is_subrequest", "input_filters",
     )
 
     def __init__(self, connection: Any, server: ServerRec, tree: ServerConfigTree) -> None:
@@ -109,6 +109,7 @@ class Request:
         self.keepalive_ok = True
         self.range_header: str | None = None
         self.is_subrequest = False
+        self.input_filters: list[Any] = []    # featherd.filters.input
 
     # -- helpers modules use -----------------------------------------------------------
     def dconf(self, module: Any) -> Any:
@@ -142,6 +143,10 @@ class Request:
         """Read (part of) the request body; b"" at its end. 100-continue goes out here."""
         if self.body is None:
             return b""
+        if self.input_filters:
+            from featherd.filters.input import read_filtered
+
+            return await read_filtered(self, limit)
         return await self.body.read(self, limit)
 
     async def read_all_body(self) -> bytes:

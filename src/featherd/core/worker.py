@@ -185,7 +185,10 @@ class Worker:
                     c.close()
         for c in list(self.connections):
             c.abort()
-        run_void_sync(self.tree.hooks["child_exit"], self.tree)
+        for fn, _ in self.tree.hooks["child_exit"].funcs:
+            rv = fn(self.tree)
+            if rv is not None and hasattr(rv, "__await__"):
+                await rv          # a module's shutdown that must wait (ASGI lifespan)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -61,6 +61,10 @@ def insert_filters(r: Request) -> None:
     if extra:
         for n in extra:
             add_output_filter(r, n)
+    if r.body is not None and (c.input_filters or r.ctx.get("mime_input_filters")):
+        from featherd.filters.input import insert_input_filters
+
+        insert_input_filters(r)
 
 
 def _by_type(r: Request) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from featherd.config.merge import UNSET
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.http import ranges as ranges_mod
+from featherd.http.dates import http_date
 from featherd.http.status import status_line
 
 if TYPE_CHECKING:
@@ -208,6 +209,22 @@ def content_meta_headers(r: Request, out: Any) -> Any:
     return out
 
 
+def _fixup_vary(out: Any) -> Any:
+    """fixup_vary (2.2 http_protocol.c): every Vary field's tokens, each once
+    (case-insensitively), in one field joined by ","."""
+    seen: list[str] = []
+    low: set[str] = set()
+    for v in out.get_all("Vary"):
+        for tok in v.replace(",", " ").split():
+            if tok.lower() not in low:
+                low.add(tok.lower())
+                seen.append(tok)
+    out = out.copy()
+    if seen:
+        out.set("Vary", ",".join(seen))
+    return out
+
+
 def build_head(r: Request, length: int | None) -> bytes:
     """Status line and headers (ap_basic_http_header + ap_http_header_filter)."""
     conn = r.connection
@@ -225,6 +242,11 @@ def build_head(r: Request, length: int | None) -> bytes:
         out.unset("Vary")
         r.proto_num = 1000
         force10 = True
+    elif "Vary" in out:
+        out = _fixup_vary(out)
+    if r.no_cache and "Expires" not in out:
+        out = out.copy()
+        out.add("Expires", http_date(r.request_time))
     if r.proto_num > 1000 and "downgrade-1.0" in env:
         r.proto_num = 1000    # basic_http_header_check, before the force-response test
     proto = "HTTP/1.1"

@@ -39,12 +39,17 @@ def _setting(name: str, help: str, lo: int = 0, key: str | None = None) -> None:
 
 _setting("StartServers", "Number of worker processes to start (featherd: the number of "
          "event-loop worker processes; default: CPUs, at most 4)", 1)
-_setting("ServerLimit", "Upper limit on the number of worker processes", 1)
-_setting("MaxClients", "Maximum number of connections served at once (featherd: a "
-         "per-server cap on concurrent connections across workers)", 1)
+_setting("ServerLimit", "Upper limit on the number of worker processes (and the scoreboard's "
+         "process rows, at least twice the workers so that a graceful restart has room; "
+         "fixed at start-up)", 1)
+_setting("MaxClients", "Maximum number of connections served at once (featherd: shared "
+         "among the worker processes; a worker at its share stops accepting until one of its "
+         "connections closes, and logs 'server reached MaxClients setting' once; unset: as "
+         "many as the open-files limit allows)", 1)
 _setting("MaxRequestWorkers", "2.4 name of MaxClients", 1, key="MaxClients")
-_setting("ThreadsPerChild", "Number of threads each child creates (featherd: accepted; an "
-         "event loop has no thread pool, it bounds connections per worker)", 1)
+_setting("ThreadsPerChild", "Number of threads each child creates (featherd: an event loop "
+         "has no threads; this is the number of scoreboard slots of each worker, one per "
+         "connection shown by mod_status; default 25)", 1)
 _setting("ThreadLimit", "Maximum ThreadsPerChild (accepted)", 1)
 _setting("MinSpareThreads", "Minimum number of idle threads (accepted; event loops are never "
          "short of idle threads)", 0)
@@ -53,7 +58,8 @@ _setting("MinSpareServers", "prefork: minimum number of idle children (accepted;
          "StartServers when that is unset)", 0)
 _setting("MaxSpareServers", "prefork: maximum number of idle children (accepted)", 0)
 _setting("MaxRequestsPerChild", "Maximum number of connections a worker serves before it is "
-         "replaced (0 = never)", 0)
+         "replaced (0 = never; keep-alive requests count once, as in Apache); the worker "
+         "finishes its requests gracefully and the master starts a new one", 0)
 _setting("MaxConnectionsPerChild", "2.4 name of MaxRequestsPerChild", 0,
          key="MaxRequestsPerChild")
 _setting("ListenBacklog", "Maximum length of the queue of pending connections", 1)

@@ -203,17 +203,17 @@ class Master:
         del old_keys
         # logs: the old configuration lets go (a piped logger the new one names again
         # keeps running: old and new workers share it), the new one opens its own
-        for log in self.tree.extra.get("error_logs", {}).values():
-            log.close()
-        run_void_close(self.tree)
-        self.tree = tree
-        self.socks = keep
-        open_error_logs(tree)
-        try:
-            run_all_sync(tree.hooks["open_logs"], tree)
-        except Exception as e:  # noqa: BLE001
-            self.log(ERROR, f"restart: could not open the logs: {e}")
-        piped.retire_unused()
+        with piped.holding():
+            for log in self.tree.extra.get("error_logs", {}).values():
+                log.close()
+            run_void_close(self.tree)
+            self.tree = tree
+            self.socks = keep
+            open_error_logs(tree)
+            try:
+                run_all_sync(tree.hooks["open_logs"], tree)
+            except Exception as e:  # noqa: BLE001
+                self.log(ERROR, f"restart: could not open the logs: {e}")
         old_gen = self.generation
         self.log(NOTICE, "Graceful restart requested, doing restart" if graceful
                  else "SIGHUP received.  Attempting to restart")

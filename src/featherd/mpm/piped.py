@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 _REPORTER: list[Callable[[str], None] | None] = [None]
+_HOLD = [0]            # > 0 while a restart swaps configurations: keep idle loggers
 _REGISTRY: dict[tuple[str, bool], PipedLog] = {}
 _RETIRED: list[PipedLog] = []
 
@@ -127,10 +128,35 @@ def acquire(target: str) -> PipedLog:
     return pl
 
 
-def release(pl: PipedLog) -> None:
-    """A configuration stopped using the logger (it keeps running until retire_unused)."""
-    if pl.owner == os.getpid() and pl.refs > 0:
-        pl.refs -= 1
+def release(pl: PipedLog, wait: float = 2.0) -> None:
+    """A configuration stopped using the logger. Unless a restart holds it (the next
+    configuration may name it again), the last user's release retires it: our ends are
+    closed and the logger gets up to ``wait`` seconds to write what it was given."""
+    if pl.owner != os.getpid() or pl.refs <= 0:
+        return
+    pl.refs -= 1
+    if pl.refs == 0 and not _HOLD[0]:
+        key = (pl.command, pl.shell)
+        if _REGISTRY.get(key) is pl:
+            del _REGISTRY[key]
+        pl.retired = True
+        pl.close(wait)
+        if pl.proc is not None and pl.proc.returncode is None:
+            _RETIRED.append(pl)
+
+
+class holding:
+    """``with piped.holding():`` loggers released inside stay up (a restart); those the
+    new configuration did not take again are retired at the end, without waiting (old
+    workers may still be writing to them)."""
+
+    def __enter__(self) -> None:
+        _HOLD[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _HOLD[0] -= 1
+        if not _HOLD[0]:
+            retire_unused()
 
 
 def retire_unused(wait: float = 0.0) -> None:

@@ -32,10 +32,13 @@ AddDefaultCharset Off
 """
 
 
-def get(srv: Any, path: str, method: str = "GET", **kw: Any) -> requests.Response:
-    """A request whose body is kept as sent (no Content-Encoding decoding)."""
+def get(srv: Any, path: str, method: str = "GET", headers: dict[str, str] | None = None,
+        **kw: Any) -> requests.Response:
+    """A request whose body is kept as sent (no Content-Encoding decoding). No gzip in
+    Accept-Encoding: mod_negotiation would respell x-gzip as the client's "gzip"."""
+    h = {"Accept-Encoding": "identity", **(headers or {})}
     r = requests.request(method, srv.url(path), allow_redirects=False, timeout=5,
-                         stream=True, **kw)
+                         stream=True, headers=h, **kw)
     r._content = r.raw.read(decode_content=False)
     return r
 

@@ -32,7 +32,8 @@ AddDefaultCharset Off
 
 
 def get(srv: Any, path: str) -> requests.Response:
-    r = requests.get(srv.url(path), allow_redirects=False, timeout=5, stream=True)
+    r = requests.get(srv.url(path), allow_redirects=False, timeout=5, stream=True,
+                     headers={"Accept-Encoding": "identity"})
     r._content = r.raw.read(decode_content=False)
     return r
 

@@ -27,7 +27,7 @@ def _vh(pki: PKI, extra: str) -> str:
 def _handshake_refused(port: int, ctx: ssl.SSLContext) -> bool:
     try:
         r, _ = https(port, ctx=ctx)
-    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+    except OSError:
         return True
     return r.status == 0
 

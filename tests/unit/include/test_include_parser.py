@@ -131,3 +131,24 @@ def test_parser_large_text_is_passed_through_quickly() -> None:
     assert evs == [big]
     assert p.feed(b"<!-") == []            # held back: maybe a start tag
     assert p.feed(b"z") == [b"<!-z"]
+
+
+@pytest.mark.parametrize("body", [
+    b'echo var="x" ', b"printenv ", b'Set Var="A"  value="b c"\t', b'if expr="$a = /x/" ',
+    b'include virtual="/a?b=c" file="d" ', b'echo var="" ',
+])
+def test_parser_fast_path_matches_the_state_machine(body: bytes) -> None:
+    from featherd.modules.filters.include.parser import parse_tag
+
+    buf = body + b"-->rest"
+    p = SSIParser()
+    m = p.fast.match(buf, 0)
+    assert m is not None
+    slow = parse_tag(buf, 0, b"-->")
+    assert slow is not None
+    pos, t = slow
+    evs = p.feed(b"<!--#" + buf)
+    fast = evs[1]
+    assert isinstance(fast, Tag)
+    assert (fast.name, fast.args, fast.errors) == (t.name, t.args, t.errors)
+    assert pos == m.end() and evs[2] == b"rest"

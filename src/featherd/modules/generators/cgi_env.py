@@ -16,12 +16,17 @@ with ``CGIPassAuth On`` (2.4.13).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core
+from featherd.core.handlers import document_root
+from featherd.core.http_request import signature
+from featherd.core.vhost import server_name, server_port
+from featherd.http.status import esc
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -34,6 +39,7 @@ _SHELL_SPECIAL = frozenset("&;`'\"|*?~<>^()[]{}$\\\n")
 _URI_SAFE = "$-_.+!*'(),:@&=/~"
 
 
+@functools.lru_cache(maxsize=1024)
 def http2env(name: str) -> str | None:
     """``HTTP_`` + the header name upper-cased with ``-`` as ``_``; None for a name
     with any other character (2.4's http2env)."""
@@ -166,11 +172,6 @@ def add_common_vars(r: Request, pass_auth: bool = False) -> None:
     """ap_add_common_vars: the request headers as HTTP_*, PATH and the server, client and
     authentication variables. Like Apache's table overlap, they replace entries of the
     same name and keep the position of the existing ones."""
-    from featherd.core.handlers import document_root
-    from featherd.core.http_request import signature
-    from featherd.core.vhost import server_name, server_port
-    from featherd.http.status import esc
-
     e: dict[str, str] = {}
     for k, v in r.headers_in:
         lk = k.lower()

@@ -60,6 +60,8 @@ NEW_SESSION_CB = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p)
 GET_SESSION_CB = ctypes.CFUNCTYPE(c_void_p, c_void_p, ctypes.POINTER(ctypes.c_ubyte), c_int,
                                   ctypes.POINTER(c_int))
 REMOVE_SESSION_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+INFO_CB = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_int)
+SSL_CB_EXIT = 0x02
 
 _SIGS: dict[str, tuple[Any, list[Any]]] = {
     # libssl
@@ -102,6 +104,7 @@ _SIGS: dict[str, tuple[Any, list[Any]]] = {
     "SSL_get_peer_cert_chain": (c_void_p, [c_void_p]),
     "SSL_get_certificate": (c_void_p, [c_void_p]),
     "SSL_get_servername": (c_char_p, [c_void_p, c_int]),
+    "SSL_set_info_callback": (None, [c_void_p, INFO_CB]),
     # libcrypto
     "X509_STORE_CTX_get_error": (c_int, [c_void_p]),
     "X509_STORE_CTX_set_error": (None, [c_void_p, c_int]),
@@ -261,6 +264,25 @@ def _oneline(name: int) -> str:
     buf = ctypes.create_string_buffer(1024)
     LIB.X509_NAME_oneline(name, buf, 1024)
     return buf.value.decode("latin-1")
+
+
+def _info_cb(sslp: int, where: int, ret: int) -> None:
+    try:
+        owner = VERIFY_OWNERS.get(sslp or 0)
+        if owner is not None and where & SSL_CB_EXIT and ret == 1:
+            owner.handshake_done_callback()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+INFO_CALLBACK = INFO_CB(_info_cb)
+
+
+def watch_handshakes(sslp: int) -> None:
+    """Call the owner's ``handshake_done_callback()`` each time OpenSSL's handshake
+    state machine completes (SSL_CB_ACCEPT_EXIT with success): also at the end of the
+    client's answer to TLS 1.3 post-handshake authentication."""
+    LIB.SSL_set_info_callback(sslp, INFO_CALLBACK)
 
 
 def ctx_set_verify(ctx: ssl.SSLContext, mode: int) -> None:

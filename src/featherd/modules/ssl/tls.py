@@ -90,6 +90,8 @@ class TLSConnection(asyncio.Protocol):
         self._chain: list[bytes] | None = None
         self.waiter: asyncio.Future[str | None] | None = None
         self.pha = False
+        self.pha_armed = False
+        self.pha_done = False
 
     # -- asyncio.Protocol (the socket side) -------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -120,6 +122,8 @@ class TLSConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         mode = self.mode
+        if mode == "failed":
+            return
         if mode == "open":
             self.incoming.write(data)  # type: ignore[union-attr]
             self._read()
@@ -145,7 +149,7 @@ class TLSConnection(asyncio.Protocol):
         mode = self.mode
         if mode in ("plain", "plainsniff"):
             return self.conn.eof_received()  # type: ignore[union-attr]
-        if mode in ("sniff", "handshake") or self.incoming is None:
+        if mode in ("sniff", "handshake", "failed") or self.incoming is None:
             return False
         self.incoming.write_eof()
         if mode == "reneg":
@@ -287,10 +291,24 @@ class TLSConnection(asyncio.Protocol):
         self._log(INFO, f"SSL library error 1 in handshake (server "
                         f"{srv.vhost_id if srv else '?'})")
         self._log(INFO, f"SSL Library Error: {_library_text(e)}")
+        self._linger_close()
+
+    def _linger_close(self) -> None:
+        """Send what is queued (the alert), then close without a reset: half-close and
+        drop what the client still sends for a moment (ap_lingering_close)."""
         self.closed = True
+        self.mode = "failed"
         if self.conn is not None:
             self.conn.transport_closed = True
-        self.raw.close()
+        raw = self.raw
+        try:
+            if raw.can_write_eof():
+                raw.write_eof()
+                asyncio.get_event_loop().call_later(2.0, raw.close)
+                return
+        except (OSError, RuntimeError):
+            pass
+        raw.close()
 
     # -- application data ------------------------------------------------------------------
     def _read(self) -> None:
@@ -518,6 +536,9 @@ class TLSConnection(asyncio.Protocol):
             except (ssl.SSLError, ValueError) as e:
                 return f"cannot perform post-handshake authentication: {_library_text(e)}"
             self.pha = True
+            self.pha_armed = False
+            self.pha_done = False
+            libssl.watch_handshakes(self.sslp)
         else:
             libssl.ssl_set_verify(self.sslp, mode)
             if ciphers and not libssl.ssl_set_cipher_list(self.sslp, ciphers):
@@ -536,28 +557,68 @@ class TLSConnection(asyncio.Protocol):
         finally:
             self.waiter = None
 
-    def _reneg_step(self) -> None:
+    def handshake_done_callback(self) -> None:
+        """OpenSSL finished a handshake: after our CertificateRequest went out, that is
+        the client's answer to post-handshake authentication."""
+        if self.pha_armed:
+            self.pha_done = True
+
+    def _pha_step(self) -> None:
         obj = self.obj
         assert obj is not None
         try:
-            if self.pha:
-                obj.do_handshake()
-            else:
-                obj.do_handshake()
-                chunks = []
-                while libssl.renegotiate_pending(self.sslp):
-                    try:
-                        d = obj.read(READ_SIZE)
-                    except ssl.SSLWantReadError:
-                        break
-                    if not d:
-                        break
-                    chunks.append(d)
-                if chunks and self.conn is not None:
-                    self.conn.data_received(b"".join(chunks))
-                if libssl.renegotiate_pending(self.sslp):
-                    self._flush()
-                    return
+            if not self.pha_armed:
+                try:
+                    obj.do_handshake()          # sends the CertificateRequest
+                finally:
+                    self.pha_armed = True
+                self._flush()
+                return
+            chunks = []
+            while not self.pha_done:
+                try:
+                    d = obj.read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                if not d:
+                    break
+                chunks.append(d)
+            if chunks and self.conn is not None:
+                self.conn.data_received(b"".join(chunks))
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except (ssl.SSLError, OSError) as e:
+            self._flush()
+            self._reneg_done(f"post-handshake authentication failed: {_library_text(e)}")
+            return
+        self._flush()
+        if self.pha_done:
+            self._reneg_done(None)
+
+    def _reneg_step(self) -> None:
+        """TLS 1.2: SSL_renegotiate was called; drive the new handshake."""
+        if self.pha:
+            self._pha_step()
+            return
+        obj = self.obj
+        assert obj is not None
+        try:
+            obj.do_handshake()
+            chunks = []
+            while libssl.renegotiate_pending(self.sslp):
+                try:
+                    d = obj.read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                if not d:
+                    break
+                chunks.append(d)
+            if chunks and self.conn is not None:
+                self.conn.data_received(b"".join(chunks))
+            if libssl.renegotiate_pending(self.sslp):
+                self._flush()
+                return
         except ssl.SSLWantReadError:
             self._flush()
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import os
 import pwd
 import stat as stat_mod
@@ -298,6 +299,11 @@ def _decode(v: str, how: str) -> str:
 
 def ht_time(t: float, fmt: str, gmt: bool) -> str:
     """ap_ht_time: strftime on local or GMT time (with %Z as GMT, %z as +0000)."""
+    return _ht_time(int(t), fmt, gmt)
+
+
+@functools.lru_cache(maxsize=256)
+def _ht_time(t: int, fmt: str, gmt: bool) -> str:
     if gmt:
         out = []
         i = 0
@@ -348,9 +354,10 @@ def env_get(env: dict[str, str], name: str) -> str | None:
     v = env.get(name)
     if v is not None:
         return v
+    n = len(name)
     ln = name.lower()
     for k, val in env.items():
-        if k.lower() == ln:
+        if len(k) == n and k.lower() == ln:
             return val
     return None
 
@@ -359,14 +366,16 @@ def env_set(env: dict[str, str], name: str, value: str) -> None:
     if name in env:
         env[name] = value
         return
+    n = len(name)
     ln = name.lower()
     for k in env:
-        if k.lower() == ln:
+        if len(k) == n and k.lower() == ln:
             env[k] = value
             return
     env[name] = value
 
 
+@functools.lru_cache(maxsize=64)
 def user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name

@@ -14,6 +14,7 @@ partial start tag at the end of a piece is held back until the next one tells.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 WHITESPACE = b" \t\n\v\f\r"
@@ -51,13 +52,14 @@ Event = bytes | Tag | TagStart | Unfinished
 class SSIParser:
     """feed(data) -> events; finish() -> events at the end of the document."""
 
-    __slots__ = ("start", "end", "buf", "in_tag")
+    __slots__ = ("start", "end", "buf", "in_tag", "fast")
 
     def __init__(self, start: bytes = b"<!--#", end: bytes = b"-->") -> None:
         self.start = start
         self.end = end
         self.buf = b""
         self.in_tag = False
+        self.fast = _fast_tag(end)
 
     def feed(self, data: bytes) -> list[Event]:
         buf = self.buf + data if self.buf else data
@@ -80,6 +82,17 @@ class SSIParser:
                     out.append(buf[pos:n - keep])
                 self.buf = buf[n - keep:] if keep else b""
                 return out
+            m = self.fast.match(buf, pos)
+            if m is not None:
+                # the usual shape (name, name="value"..., end tag): the same result as
+                # parse_tag, without its character loop
+                tag = Tag(m.group(1).decode("latin-1").lower(),
+                          [(k.decode("latin-1").lower(), v.decode("latin-1"))
+                           for k, v in _FAST_ARG.findall(m.group(2))])
+                pos = m.end()
+                out.append(tag)
+                self.in_tag = False
+                continue
             res = parse_tag(buf, pos, self.end)
             if res is None:
                 self.buf = buf[pos:]
@@ -97,6 +110,13 @@ class SSIParser:
         self.buf = b""
         self.in_tag = False
         return out
+
+
+_FAST_ARG = re.compile(rb'([A-Za-z]+)="([^"\\]*)"')
+
+
+def _fast_tag(end: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb'([A-Za-z]+)((?:\s+[A-Za-z]+="[^"\\]*")*)\s+' + re.escape(end))
 
 
 def _partial_suffix(buf: bytes, pos: int, start: bytes) -> int:

@@ -1,0 +1,593 @@
+"""mod_asgi: ASGI 3 applications (HTTP and lifespan) on the worker's event loop.
+
+``ASGIScriptAlias /api /srv/api.py`` mounts the coroutine callable ``app`` of that file at
+/api; ``AddHandler asgi-script .asgi`` in a directory with ``Options ExecCGI`` works too.
+As with mod_wsgi the request has been through every phase (rewrite, access control,
+authentication) and the response goes through the output filters and the access log.
+
+The scope follows the ASGI HTTP spec (version 3.0, spec_version 2.3): ``path`` is the
+whole decoded path (``root_path``, the mount point, included, as servers now agree),
+``raw_path`` the bytes the client sent (or the escaped path after an internal rewrite),
+headers as lower-cased bytes, ``client``/``server`` as (host, port), ``state`` a copy
+of what the lifespan startup stored. ``receive()`` hands out the request body as it
+arrives (``more_body`` until its end), then blocks until the client goes away or the
+response is over, and says ``http.disconnect``. ``send()`` takes
+``http.response.start`` and ``http.response.body`` (``more_body`` streams, chunked on
+HTTP/1.1; a single body gets a Content-Length) and the ``http.response.pathsend``
+extension, which sends a file as a file bucket (sendfile). ``extensions["featherd"]``
+holds ``remote_user`` and ``auth_type`` as the authentication phase left them.
+
+Lifespan (``ASGILifespan``, default auto) runs in every worker process: startup in
+child_init, before the worker listens (requests wait for it), shutdown when the worker
+stops. A script that changes is loaded again with a fresh lifespan; the old one is
+shut down. A failed startup makes that application answer 500 (never a dead worker).
+WebSocket is not offered: an Upgrade request reaches the application as plain HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat as stat_mod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import unquote
+
+from featherd.config.directives import ArgSpec, Context, Override
+from featherd.config.merge import UNSET, unset_field
+from featherd.core.core_module import core, options
+from featherd.core.hooks import FIRST, MIDDLE, OK
+from featherd.core.module import Module
+from featherd.errors import DirectiveError, HTTPError
+from featherd.filters.buckets import EOS, FileBucket
+from featherd.filters.chain import pass_brigade
+from featherd.modules.python import common
+from featherd.modules.python.common import (
+    ERROR,
+    INFO,
+    MOUNT_KEY,
+    WARN,
+    ScriptError,
+    apply_headers,
+    check_header,
+    flag,
+    log_exception,
+    log_lines,
+    process_state,
+    traceback_lines,
+)
+
+if TYPE_CHECKING:
+    from featherd.config.parser import CmdParms
+    from featherd.core.request import Request
+
+TAG = "mod_asgi"
+SHUTDOWN_TIMEOUT = 10.0
+_LIFESPAN_MODES = ("on", "off", "auto")
+
+
+@dataclass(slots=True)
+class ASGIServerConfig:
+    mounts: Any = unset_field(common._child_first)   # ASGIScriptAlias
+    lifespan: Any = UNSET                            # ASGILifespan
+
+
+@dataclass(slots=True)
+class ASGIDirConfig:
+    reloading: Any = UNSET                           # ASGIScriptReloading
+
+
+asgi = Module("asgi_module", "mod_asgi.c", dir_config=ASGIDirConfig,
+              server_config=ASGIServerConfig,
+              description="Python ASGI 3 applications on the worker's event loop")
+common.MOUNT_MODULES.append(asgi)
+
+_ALIAS_OPTIONS = frozenset(("application", "callable-object", "lifespan"))
+
+
+# --- directives ------------------------------------------------------------------------
+@asgi.directive("ASGIScriptAlias", args=ArgSpec.TAKE_ARGV, context=Context.RSRC,
+                syntax="ASGIScriptAlias URL-path file-path|directory-path "
+                       "[application=name] [lifespan=on|off|auto]",
+                help="Maps a URL-path onto an ASGI 3 script file (or a directory of them): "
+                     "the file's callable (application=, default 'app') answers every URL "
+                     "under it, with root_path the URL-path; the longest matching mount "
+                     "(WSGI or ASGI) wins")
+def asgi_script_alias(cmd: CmdParms, conf: ASGIServerConfig, words: list[str]) -> None:
+    m = common.parse_alias(cmd, words, "asgi-script", "app", _ALIAS_OPTIONS)
+    conf.mounts = [*(conf.mounts or []), m]
+
+
+@asgi.directive("ASGILifespan", args=ArgSpec.TAKE1, context=Context.RSRC,
+                syntax="ASGILifespan on|off|auto",
+                help="The ASGI lifespan protocol in each worker process: on (a failure "
+                     "makes the application answer 500), off (never sent), auto (the "
+                     "default: an application that raises at startup is taken not to "
+                     "support it)")
+def asgi_lifespan(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
+    if v.lower() not in _LIFESPAN_MODES:
+        raise DirectiveError("ASGILifespan must be on, off or auto")
+    conf.lifespan = v.lower()
+
+
+@asgi.directive("ASGIScriptReloading", args=ArgSpec.FLAG, context=Context.ALL_DIR,
+                override=Override.FILEINFO, syntax="ASGIScriptReloading On|Off",
+                help="On (the default): an ASGI script whose modification time changed is "
+                     "loaded again at its next request (with a new lifespan); Off: loaded "
+                     "once per process")
+def asgi_script_reloading(cmd: CmdParms, conf: ASGIDirConfig, v: bool) -> None:
+    conf.reloading = v
+
+
+@asgi.hook("translate_name", order=FIRST)
+def translate_asgi(r: Request) -> int:
+    return common.translate(r, "asgi-script")
+
+
+@asgi.hook("fixups", order=MIDDLE)
+def fixup_asgi(r: Request) -> int:
+    return common.fixup_handler(r, "asgi-script")
+
+
+# --- lifespan -----------------------------------------------------------------------------
+class Lifespan:
+    """One run of the lifespan protocol for one loaded application."""
+
+    def __init__(self, app: Any, mode: str, path: str, log: Callable[[int, str], None]):
+        self.app = app
+        self.mode = mode
+        self.path = path
+        self.log = log
+        self.state: dict[str, Any] = {}
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.startup_done = asyncio.Event()
+        self.shutdown_done = asyncio.Event()
+        self.started = False
+        self.startup_failed = False
+        self.shutdown_failed = False
+        self.error = False
+        self.unsupported = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def main(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+                 "state": self.state}
+        try:
+            await self.app(scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self.error = True
+            lines = traceback_lines()
+            if self.startup_failed or self.shutdown_failed:
+                pass
+            elif self.mode == "auto" and not self.started:
+                self.unsupported = True
+                self.log(INFO, f"{TAG} (pid={os.getpid()}): ASGI 'lifespan' protocol "
+                               f"appears unsupported by '{self.path}'.")
+            else:
+                self.log(ERROR, f"{TAG} (pid={os.getpid()}): Exception in 'lifespan' "
+                                f"protocol of '{self.path}'.")
+                for line in lines:
+                    self.log(ERROR, line)
+        finally:
+            self.startup_done.set()
+            self.shutdown_done.set()
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        t = message.get("type")
+        pid = os.getpid()
+        if t == "lifespan.startup.complete":
+            self.started = True
+            self.startup_done.set()
+        elif t == "lifespan.startup.failed":
+            self.startup_failed = True
+            self.startup_done.set()
+            self.log(ERROR, f"{TAG} (pid={pid}): Application startup failed for "
+                            f"'{self.path}': {message.get('message', '')}")
+        elif t == "lifespan.shutdown.complete":
+            self.shutdown_done.set()
+        elif t == "lifespan.shutdown.failed":
+            self.shutdown_failed = True
+            self.shutdown_done.set()
+            self.log(ERROR, f"{TAG} (pid={pid}): Application shutdown failed for "
+                            f"'{self.path}': {message.get('message', '')}")
+        else:
+            raise RuntimeError(f"Unexpected ASGI lifespan message '{t}'")
+
+    async def startup(self) -> bool:
+        """Run the startup; False when the application can't serve (failed, or raised
+        with ASGILifespan on)."""
+        self.task = asyncio.get_running_loop().create_task(self.main())
+        await self.queue.put({"type": "lifespan.startup"})
+        await self.startup_done.wait()
+        if self.startup_failed or (self.error and not self.unsupported):
+            return False
+        return True
+
+    async def shutdown(self) -> None:
+        if self.task is None or self.task.done():
+            return
+        await self.queue.put({"type": "lifespan.shutdown"})
+        try:
+            await asyncio.wait_for(self.shutdown_done.wait(), SHUTDOWN_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.log(WARN, f"{TAG} (pid={os.getpid()}): lifespan shutdown of '{self.path}' "
+                           f"took more than {SHUTDOWN_TIMEOUT:.0f} s; abandoned")
+            self.task.cancel()
+
+
+# --- loaded applications ---------------------------------------------------------------
+class ASGIEntry:
+    """One ASGI script loaded in this worker process, with its lifespan."""
+
+    def __init__(self, path: str, callable_name: str, mode: str) -> None:
+        self.path = path
+        self.callable = callable_name
+        self.mode = mode
+        self.modname = common.module_name("mod_asgi", path)
+        self.mtime: int | None = None
+        self.app: Any = None
+        self.state: dict[str, Any] = {}
+        self.lifespan: Lifespan | None = None
+        self.failed: list[str] | None = None
+        self.lock: asyncio.Lock | None = None
+
+    async def get(self, mtime: int, reloading: bool, log: Callable[[int, str], None]) -> Any:
+        if self.app is not None and (mtime == self.mtime or not reloading):
+            return self.app
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        async with self.lock:
+            if self.mtime is None or (reloading and mtime != self.mtime):
+                await self._load(mtime, log)
+        if self.app is None:
+            raise ScriptError(self.failed or [f"{TAG} (pid={os.getpid()}): ASGI "
+                                              f"application '{self.path}' not available"])
+        return self.app
+
+    async def _load(self, mtime: int, log: Callable[[int, str], None]) -> None:
+        pid = os.getpid()
+        if self.mtime is not None:
+            log(INFO, f"{TAG} (pid={pid}): Reloading ASGI script '{self.path}'.")
+        old = self.lifespan
+        self.app = None
+        self.lifespan = None
+        self.state = {}
+        try:
+            app = common.load_callable(TAG, self.path, self.modname, self.callable, "ASGI")
+        except ScriptError as e:
+            self.mtime = None           # try again at the next request
+            self.failed = e.lines
+            await _retire(old)
+            raise
+        self.mtime = mtime
+        self.failed = None
+        if self.mode != "off":
+            ls = Lifespan(app, self.mode, self.path, log)
+            ok = await ls.startup()
+            if not ok:
+                self.failed = [f"{TAG} (pid={pid}): ASGI application '{self.path}' is not "
+                               "available: its lifespan startup failed."]
+                await _retire(old)
+                await ls.shutdown()
+                return
+            if not ls.unsupported:
+                self.lifespan = ls
+                self.state = ls.state
+        self.app = app
+        await _retire(old)
+
+
+async def _retire(ls: Lifespan | None) -> None:
+    if ls is not None:
+        await ls.shutdown()
+
+
+def _entry(r: Request, path: str, cname: str, mode: str | None) -> ASGIEntry:
+    state = process_state(r.tree)
+    key = ("asgi", path, cname)
+    e = state.apps.get(key)
+    if e is None:
+        if mode is None:
+            v = r.server.module_config[asgi.index].lifespan
+            mode = "auto" if v is UNSET else v
+        e = state.apps[key] = ASGIEntry(path, cname, mode)
+    return e  # type: ignore[no-any-return]
+
+
+def _main_log(tree: Any) -> Callable[[int, str], None]:
+    def log(level: int, msg: str) -> None:
+        el = tree.main.error_log
+        if el is not None:
+            el.log(level, msg)
+    return log
+
+
+@asgi.hook("child_init")
+def child_init(tree: Any, loop: Any) -> None:
+    """Load every mounted script and run its lifespan startup before serving."""
+    state = process_state(tree)
+    log = _main_log(tree)
+    for s in tree.all_servers():
+        sc = s.module_config[asgi.index]
+        for m in sc.mounts or ():
+            if m.is_dir:
+                continue
+            key = ("asgi", m.target, m.callable)
+            if key in state.apps:
+                continue
+            mode = m.lifespan or ("auto" if sc.lifespan is UNSET else sc.lifespan)
+            e = state.apps[key] = ASGIEntry(m.target, m.callable, mode)
+            t = loop.create_task(_preload(e, log))
+            state.tasks.add(t)
+            t.add_done_callback(state.tasks.discard)
+
+
+async def _preload(e: ASGIEntry, log: Callable[[int, str], None]) -> None:
+    try:
+        mtime = os.stat(e.path).st_mtime_ns
+    except OSError:
+        return                          # the request will say 404
+    try:
+        await e.get(mtime, True, log)
+    except ScriptError as err:
+        for line in err.lines:
+            log(ERROR, line)
+
+
+@asgi.hook("child_exit")
+def child_exit(tree: Any) -> Any:
+    """The lifespan shutdowns (an awaitable the worker waits for), or None."""
+    st = tree.extra.get("pyapps")
+    if st is None or st.pid != os.getpid():
+        return None
+    spans = [e.lifespan for e in st.apps.values()
+             if isinstance(e, ASGIEntry) and e.lifespan is not None]
+    for t in list(st.tasks):
+        t.cancel()
+    if not spans:
+        return None
+    for e in st.apps.values():
+        if isinstance(e, ASGIEntry):
+            e.lifespan = None
+    return asyncio.gather(*(ls.shutdown() for ls in spans), return_exceptions=True)
+
+
+# --- one request ------------------------------------------------------------------------
+def _utf8(s: str) -> str:
+    return s if s.isascii() else s.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def raw_path(r: Request) -> bytes:
+    """What the client sent as the path, unless a rewrite changed the path since."""
+    raw = r.unparsed_uri
+    q = raw.find("?")
+    if q >= 0:
+        raw = raw[:q]
+    if raw == r.uri or (raw.startswith("/") and "%" in raw
+                        and unquote(raw, encoding="latin-1") == r.uri):
+        return raw.encode("latin-1", "replace")
+    from featherd.modules.generators.cgi_env import escape_uri
+
+    return escape_uri(r.uri).encode("ascii")
+
+
+def build_scope(r: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
+    conn = r.connection
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1" if r.proto_num >= 1001 else "1.0",
+        "method": r.method,
+        "scheme": "https" if conn.is_tls else "http",
+        "path": _utf8(r.uri),
+        "raw_path": raw_path(r),
+        "query_string": r.args.encode("latin-1", "replace") if r.args else b"",
+        "root_path": _utf8(root_path),
+        "headers": [(k.lower().encode("latin-1", "replace"), v.encode("latin-1", "replace"))
+                    for k, v in r.headers_in],
+        "client": (conn.client_ip, conn.client_port),
+        "server": (conn.local_ip, conn.local_port),
+        "state": dict(state),
+        "extensions": {"http.response.pathsend": {},
+                       "featherd": {"remote_user": r.user, "auth_type": r.ap_auth_type}},
+    }
+
+
+class Cycle:
+    """receive() and send() of one request."""
+
+    __slots__ = ("applied", "body_done", "body_error", "complete", "conn", "finished",
+                 "headers", "r", "started", "status", "waiter")
+
+    def __init__(self, r: Request) -> None:
+        self.r = r
+        self.conn = r.connection
+        self.body_done = r.body is None
+        self.body_error = 0
+        self.started = False
+        self.applied = False
+        self.complete = False
+        self.finished = False
+        self.status = 200
+        self.headers: list[tuple[str, str]] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.body_done:
+            r = self.r
+            body = r.body
+            try:
+                data = await r.read_body()
+            except HTTPError as e:
+                self.body_error = e.status
+                self.body_done = True
+                return {"type": "http.disconnect"}
+            more = bool(data) and not body.done and not (
+                body.content_length is not None and body.received >= body.content_length
+                and not body.rest)
+            if not more:
+                self.body_done = True
+            return {"type": "http.request", "body": data, "more_body": more}
+        if not (self.complete or self.finished or self.conn.transport_closed):
+            await self._wait_disconnect()
+        return {"type": "http.disconnect"}
+
+    async def _wait_disconnect(self) -> None:
+        """Until the connection is lost or the response is over (the connection's data
+        waiter is woken by the loss, and by any data: then we look again)."""
+        conn = self.conn
+        loop = conn.loop
+        if self.waiter is None:
+            self.waiter = loop.create_future()
+        while not (self.complete or self.finished or conn.transport_closed):
+            dw = conn.data_waiter
+            if dw is None or dw.done():
+                dw = conn.data_waiter = loop.create_future()
+            try:
+                await asyncio.wait((dw, self.waiter), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if conn.data_waiter is dw and not dw.done():
+                    conn.data_waiter = None
+
+    def _wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        t = message["type"]
+        if t == "http.response.body":
+            if not self.started:
+                raise RuntimeError("Expected ASGI message 'http.response.start', but got "
+                                   "'http.response.body'.")
+            if self.complete:
+                raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, "
+                                   "after response already completed.")
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)
+            more = message.get("more_body", False)
+            conn = self.conn
+            r = self.r
+            if conn.transport_closed:
+                if not more:
+                    self.complete = True
+                return                    # spec 2.3: nobody to tell
+            if not self.applied:
+                self.applied = True
+                apply_headers(r, self.status, None, self.headers)
+            if more:
+                if body:
+                    pass_brigade(r, [body])
+                    if conn.pending or conn.paused_writing:
+                        await conn.drain_response(r)
+                return
+            self.complete = True
+            pass_brigade(r, [body, EOS] if body else [EOS])
+            self._wake()
+            return
+        if t == "http.response.start":
+            if self.started:
+                raise RuntimeError("Expected ASGI message 'http.response.body', but got "
+                                   "'http.response.start'.")
+            status = message["status"]
+            if type(status) is not int or not 100 <= status <= 999:
+                raise TypeError(f"Invalid HTTP status code '{status!r}' in response.")
+            hdrs = []
+            for k, v in message.get("headers", ()):
+                name = k.decode("latin-1")
+                val = v.decode("latin-1")
+                check_header(name, val)
+                hdrs.append((name, val))
+            self.status = status
+            self.headers = hdrs
+            self.started = True
+            return
+        if t == "http.response.pathsend":
+            await self._pathsend(message)
+            return
+        raise RuntimeError(f"Unexpected ASGI message '{t}' sent, after response already "
+                           "started." if self.started else
+                           f"Expected ASGI message 'http.response.start', but got '{t}'.")
+
+    async def _pathsend(self, message: dict[str, Any]) -> None:
+        if not self.started or self.complete:
+            raise RuntimeError("Unexpected ASGI message 'http.response.pathsend' sent.")
+        path = message["path"]
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            size = os.fstat(fd).st_size
+        except OSError:
+            os.close(fd)
+            raise
+        self.complete = True
+        if self.conn.transport_closed:
+            os.close(fd)
+            return
+        if not self.applied:
+            self.applied = True
+            apply_headers(self.r, self.status, None, self.headers)
+        pass_brigade(self.r, [FileBucket(fd, 0, size, str(path)), EOS])
+        self._wake()
+
+    def done(self) -> None:
+        self.finished = True
+        self._wake()
+
+
+@asgi.handler("asgi-script")
+async def asgi_handler(r: Request) -> int:
+    hit = r.ctx.get(MOUNT_KEY)
+    mount = hit[0] if hit is not None and hit[0].kind == "asgi-script" else None
+    path = r.filename or ""
+    if mount is None and "ExecCGI" not in options(r.per_dir_config[core.index]):
+        r.log_error(ERROR, f"Options ExecCGI is off in this directory: {path}")
+        return 403
+    st = r.finfo
+    if st is None:
+        r.log_error(ERROR, f"Target ASGI script not found or unable to stat: {path}")
+        return 404
+    if stat_mod.S_ISDIR(st.st_mode):
+        r.log_error(ERROR, f"Attempt to invoke directory as ASGI application: {path}")
+        return 403
+    if r.body is not None and r.body.check_limit(r):
+        return 413
+    dc: ASGIDirConfig = r.per_dir_config[asgi.index]
+    entry = _entry(r, path, mount.callable if mount is not None else "app",
+                   mount.lifespan if mount is not None else None)
+    try:
+        app = await entry.get(st.st_mtime_ns, flag(dc.reloading, True), r.log_error)
+    except ScriptError as e:
+        log_lines(r, e.lines)
+        return 500
+    root_path, _ = common.script_name_and_path_info(r)
+    cyc = Cycle(r)
+    try:
+        await app(build_scope(r, root_path, entry.state), cyc.receive, cyc.send)
+    except asyncio.CancelledError:
+        cyc.done()
+        raise
+    except BaseException:                    # SystemExit too: the worker lives on
+        cyc.done()
+        log_exception(r, TAG, "ASGI", path, traceback_lines())
+        if cyc.complete:
+            return OK
+        return cyc.body_error or 500
+    cyc.done()
+    if not cyc.started:
+        r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): ASGI callable returned without "
+                           f"starting response: '{path}'.")
+        return cyc.body_error or 500
+    if not cyc.complete:
+        r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): ASGI callable returned without "
+                           f"completing response: '{path}'.")
+        return 500
+    return OK
+
+
+__all__ = ["ASGIEntry", "Cycle", "Lifespan", "asgi", "build_scope"]
