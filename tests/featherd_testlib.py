@@ -41,15 +41,21 @@ class Server:
     def start(self, timeout: float = 10.0) -> Server:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+        (self.root / "logs").mkdir(exist_ok=True)
+        self.out_path = self.root / "logs" / "featherd.out"
+        out = open(self.out_path, "ab")
+        # its own session: stop() can always remove every process it started, and the
+        # output goes to a file, so no read ever waits on a leftover worker
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "featherd", "-d", str(self.root), "-f", str(self.conf_path),
              "-DFOREGROUND", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.root))
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(self.root),
+            start_new_session=True)
+        out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"featherd exited {self.proc.returncode}: {out}")
+                raise RuntimeError(f"featherd exited {self.proc.returncode}: {self.output()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return self
@@ -58,19 +64,26 @@ class Server:
         self.stop()
         raise RuntimeError("featherd did not start listening")
 
+    def output(self) -> str:
+        p = getattr(self, "out_path", None)
+        return p.read_text(errors="replace") if p is not None and p.exists() else ""
+
     def stop(self) -> str:
-        out = ""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc is not None and self.proc.stdout:
-            out = self.proc.stdout.read().decode(errors="replace")
+        proc = self.proc
+        if proc is not None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            try:  # workers left behind by a master that died: the whole session goes
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.proc = None
-        return out
+        return self.output()
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from featherd.core.hooks import DECLINED, DONE, OK, run_all, run_first
 from featherd.errors import HTTPError
@@ -167,6 +167,12 @@ class Request:
 
 
 # --- URI handling ----------------------------------------------------------------------
+def _to_fs_str(b: bytes) -> str:
+    """URI bytes as the str the filesystem functions take (UTF-8, surrogateescape), so
+    that /d%C3%A9 maps to the file named "dé" and any other bytes still round-trip."""
+    return b.decode("utf-8", "surrogateescape")
+
+
 class BadURI(Exception):
     def __init__(self, status: int) -> None:
         self.status = status
@@ -245,9 +251,11 @@ def parse_uri(r: Request, target: str) -> None:
             if len(h) < 2 or any(c not in "0123456789abcdefABCDEF" for c in h):
                 raise BadURI(400)
             i = raw.find("%", i + 3)
-        uri = unquote(raw, encoding="latin-1", errors="strict")
-    else:
+        uri = _to_fs_str(unquote_to_bytes(raw.encode("latin-1", "replace")))
+    elif raw.isascii():
         uri = raw
+    else:
+        uri = _to_fs_str(raw.encode("latin-1", "replace"))
     if "\x00" in uri:
         raise BadURI(400)
     uri = getparents(uri)

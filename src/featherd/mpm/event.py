@@ -93,6 +93,7 @@ class Master:
                 piped.in_child()
                 from featherd.mpm.master import drop_privileges
 
+                _die_with_parent()
                 drop_privileges(self.tree)
                 self.board.attach(row, scoreboard.extended_status(self.tree),
                                   scoreboard.request_tail(self.tree))
@@ -267,6 +268,17 @@ class Master:
                     notify("RELOADING=1")
                     self.restart(graceful=True)
                     notify("READY=1")
+
+
+def _die_with_parent() -> None:
+    """A worker whose master is gone (SIGKILL) must not live on: PR_SET_PDEATHSIG."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def run_void_close(tree: Any) -> None:

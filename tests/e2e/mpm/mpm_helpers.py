@@ -24,7 +24,12 @@ def start_master(root: Path, body: str = "", workers: int = 2, files: dict[str, 
         p.write_text(content)
     port = free_port()
     conf = base_conf(port, f"StartServers {workers}\n" + body.replace("@ROOT@", str(root)))
-    return Server(root, conf, port, args).start()
+    srv = Server(root, conf, port, args).start()
+    # the master listens before its workers run: wait for all of them
+    if not wait_for(lambda: len(workers_of(srv)) == workers, 15):
+        srv.stop()
+        raise RuntimeError(f"featherd did not start {workers} workers")
+    return srv
 
 
 def master_pid(srv: Server) -> int:

@@ -211,6 +211,7 @@ DATA = bytes(range(256)) * 4096 + b"tail"      # 1 MiB + 4
 
 def conf(extra: str = "") -> str:
     return f"""
+StartServers 1
 WSGIScriptAlias /app @ROOT@/apps/app.py
 <Directory @ROOT@/apps>
     Require all granted

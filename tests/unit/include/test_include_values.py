@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from featherd.modules.filters.include import elements as EL
 from featherd.modules.filters.include import mod_include as M
+from featherd.modules.filters.include import values as V
 
 
 class FakeRequest:
@@ -67,7 +69,7 @@ def test_backreferences() -> None:
     ("& no semicolon", "& no semicolon"), ("&lt", "&lt"),
 ])
 def test_decodehtml(src: str, want: str) -> None:
-    assert M.decodehtml(src) == want
+    assert V.decodehtml(src) == want
 
 
 @pytest.mark.parametrize("size,want", [
@@ -76,40 +78,40 @@ def test_decodehtml(src: str, want: str) -> None:
     (5 * 1024 * 1024 + 3, "5.0M"), (900 * 1024 * 1024, "900M"), (999 * 1024 * 1024, "1.0G"), (1 << 40, "1.0T"),
 ])
 def test_strfsize(size: int, want: str) -> None:
-    assert M.strfsize(size) == want
+    assert V.strfsize(size) == want
 
 
 def test_ht_time_gmt_and_local() -> None:
     t = calendar.timegm((2009, 2, 13, 23, 31, 30, 0, 0, 0))
-    assert M.ht_time(t, "%Y-%m-%d %H:%M:%S %Z %z %%Z", True) == \
+    assert V.ht_time(t, "%Y-%m-%d %H:%M:%S %Z %z %%Z", True) == \
         "2009-02-13 23:31:30 GMT +0000 %Z"
-    assert M.ht_time(t, "%Y", False) == time.strftime("%Y", time.localtime(t))
-    assert M.ht_time(t, M.DEFAULT_TIME_FORMAT, True) == "Friday, 13-Feb-2009 23:31:30 GMT"
+    assert V.ht_time(t, "%Y", False) == time.strftime("%Y", time.localtime(t))
+    assert V.ht_time(t, V.DEFAULT_TIME_FORMAT, True) == "Friday, 13-Feb-2009 23:31:30 GMT"
 
 
 def test_encodings() -> None:
-    assert M._encode('a b<c>&"/?', "entity") == "a b&lt;c&gt;&amp;&quot;/?"
-    assert M._encode("a b<c>/?", "url") == "a%20b%3cc%3e/%3f"
-    assert M._encode("a b/&", "urlencoded") == "a+b%2f%26"
-    assert M._encode("hi", "base64") == "aGk="
-    assert M._decode("a%20b+c", "url") == "a b+c"
-    assert M._decode("a%20b+c", "urlencoded") == "a b c"
-    assert M._decode("aGk=", "base64") == "hi"
-    assert M.escape_html('<&">') == "&lt;&amp;&quot;&gt;"
+    assert V._encode('a b<c>&"/?', "entity") == "a b&lt;c&gt;&amp;&quot;/?"
+    assert V._encode("a b<c>/?", "url") == "a%20b%3cc%3e/%3f"
+    assert V._encode("a b/&", "urlencoded") == "a+b%2f%26"
+    assert V._encode("hi", "base64") == "aGk="
+    assert V._decode("a%20b+c", "url") == "a b+c"
+    assert V._decode("a%20b+c", "urlencoded") == "a b c"
+    assert V._decode("aGk=", "base64") == "hi"
+    assert V.escape_html('<&">') == "&lt;&amp;&quot;&gt;"
 
 
 def test_env_helpers_case_insensitive() -> None:
     env = {"Foo": "1"}
-    assert M.env_get(env, "FOO") == "1"
-    M.env_set(env, "foo", "2")
+    assert V.env_get(env, "FOO") == "1"
+    V.env_set(env, "foo", "2")
     assert env == {"Foo": "2"}
-    M.env_set(env, "bar", "3")
+    V.env_set(env, "bar", "3")
     assert env == {"Foo": "2", "bar": "3"}
 
 
 def test_relative_paths_for_file_attribute() -> None:
-    assert M._relative_ok("a/../b.html") == "b.html"
-    assert M._relative_ok("./x/y") == "x/y"
-    assert M._relative_ok("../x") is None
-    assert M._relative_ok("a/../../x") is None
-    assert M._relative_ok("/etc/passwd") is None
+    assert EL._relative_ok("a/../b.html") == "b.html"
+    assert EL._relative_ok("./x/y") == "x/y"
+    assert EL._relative_ok("../x") is None
+    assert EL._relative_ok("a/../../x") is None
+    assert EL._relative_ok("/etc/passwd") is None
