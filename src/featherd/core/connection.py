@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core
+from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, run_first_sync
 from featherd.errors import HTTPError
 from featherd.filters.buckets import FileBucket
@@ -216,6 +217,7 @@ class Connection(asyncio.Protocol):
         self.bytes_out = 0
         self.parser: RequestParser = None  # type: ignore[assignment]
         self.busy = False
+        self._eager = False
         self.timer: asyncio.TimerHandle | None = None
         self.data_waiter: asyncio.Future[bool] | None = None
         self.write_waiter: asyncio.Future[None] | None = None
@@ -413,8 +415,18 @@ class Connection(asyncio.Protocol):
             self._cancel_timer()
             self.busy = True
             self.client_keepalive = ev.keep_alive
-            t = self.loop.create_task(self._serve(ev))
-            t.add_done_callback(_ignore)
+            if self._eager:
+                # a pipelined request found while finishing the previous one: a Task,
+                # so that a long pipeline never nests calls
+                t = self.loop.create_task(self._serve(ev))
+                t.add_done_callback(_ignore)
+                return
+            # most requests never wait: run them now, without a Task (core/eager.py)
+            self._eager = True
+            try:
+                start_eager(self.loop, self._serve(ev), self._eager_failed)
+            finally:
+                self._eager = False
             return
         if ev is NEED_DATA:
             if self.parser.eof:
@@ -423,6 +435,10 @@ class Connection(asyncio.Protocol):
                 self._set_timer(self.timeout)   # part of a request: TimeOut per read
             return
         self.close()              # stray body events can't happen here; be safe
+
+    def _eager_failed(self, exc: BaseException) -> None:
+        self._log(ERROR, f"internal error: {exc!r}")
+        self.abort()
 
     def _parse_error(self, e: ParseError) -> None:
         """A request we cannot parse: Apache's error page, then close."""

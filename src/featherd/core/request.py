@@ -12,8 +12,15 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from featherd.core.hooks import DECLINED, DONE, OK, run_all, run_first
-from featherd.errors import HTTPError
+from featherd.core.hooks import (
+    DECLINED,
+    DONE,
+    OK,
+    run_all,
+    run_all_sync,
+    run_first,
+    run_first_sync,
+)
 from featherd.http.headers import Headers
 
 if TYPE_CHECKING:
@@ -200,6 +207,18 @@ def getparents(path: str) -> str:
     return res if res.startswith("/") or not path.startswith("/") else "/" + res
 
 
+def _above_root(path: str) -> bool:
+    depth = 0
+    for seg in path.split("/")[1:]:
+        if seg == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif seg not in ("", "."):
+            depth += 1
+    return False
+
+
 def no2slash(path: str) -> str:
     while "//" in path:
         path = path.replace("//", "/")
@@ -258,6 +277,9 @@ def parse_uri(r: Request, target: str) -> None:
         uri = _to_fs_str(raw.encode("latin-1", "replace"))
     if "\x00" in uri:
         raise BadURI(400)
+    if "/." in uri and _above_root(uri):
+        # httpd answers a path that climbs above the root with 400
+        raise BadURI(400)
     uri = getparents(uri)
     if not uri.startswith("/"):
         raise BadURI(400)
@@ -266,19 +288,25 @@ def parse_uri(r: Request, target: str) -> None:
 
 # --- the phase runner ------------------------------------------------------------------
 async def run_phases(r: Request) -> int:
-    """translate_name .. fixups, the handler. Returns OK/DONE or an HTTP status."""
+    """translate_name .. fixups, the handler. Returns OK/DONE or an HTTP status.
+
+    A hook whose functions are all plain functions is run without a coroutine (most
+    phases of a static request), so a request that never waits costs no awaits."""
     hooks = r.tree.hooks
-    rv = await run_first(hooks["translate_name"], r)
+    h = hooks["translate_name"]
+    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
     if rv == DECLINED:
         rv = 500
     if rv not in (OK, DONE):
         return rv
     if rv == DONE:
         return DONE
-    rv = await run_first(hooks["map_to_storage"], r)
+    h = hooks["map_to_storage"]
+    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
     if rv not in (OK, DECLINED, DONE):
         return rv
-    rv = await run_all(hooks["header_parser"], r)
+    h = hooks["header_parser"]
+    rv = await run_all(h, r) if h.any_async else run_all_sync(h, r)
     if rv != OK:
         return rv
     from featherd.core.access import check_access
@@ -286,10 +314,12 @@ async def run_phases(r: Request) -> int:
     rv = await check_access(r)
     if rv != OK:
         return rv
-    rv = await run_first(hooks["type_checker"], r)
+    h = hooks["type_checker"]
+    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
     if rv not in (OK, DECLINED):
         return rv
-    rv = await run_all(hooks["fixups"], r)
+    h = hooks["fixups"]
+    rv = await run_all(h, r) if h.any_async else run_all_sync(h, r)
     if rv != OK:
         return rv
     return await invoke_handler(r)
@@ -315,7 +345,8 @@ async def invoke_handler(r: Request) -> int:
         if hasattr(rv, "__await__"):
             rv = await rv
     if rv == DECLINED:
-        rv = await run_first(r.tree.hooks["handler"], r)
+        h = r.tree.hooks["handler"]
+        rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
     if rv == DECLINED:
         # no handler claimed it: the default handler (core)
         fn = handlers.get("default-handler")

@@ -377,8 +377,8 @@ def test_unclean_shutdown_for_msie(tls_server: Any, pki: PKI) -> None:
         ctx = client_context()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw:
             s = ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
-            s.sendall(f"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\n\r\n"
-                      .encode())
+            s.sendall(f"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\n"
+                      "Connection: close\r\n\r\n".encode())
             data = b""
             try:
                 while True:

@@ -202,11 +202,25 @@ def parse_response(data: bytes, s: Any = None) -> Response:
     for line in lines[1:]:
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
     version = s.version() if s is not None else ""
     cipher = (s.cipher() or ("",))[0] if s is not None else ""
     der = s.getpeercert(binary_form=True) if s is not None else b""
     reused = bool(s.session_reused) if s is not None else False
     return Response(status, headers, body, version or "", cipher, der or b"", reused, data)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        line, _, rest = data.partition(b"\r\n")
+        n = int(line.split(b";")[0] or b"0", 16)
+        if n == 0:
+            break
+        out += rest[:n]
+        data = rest[n + 2:]
+    return out
 
 
 def peer_cn(resp: Response) -> str:

@@ -421,12 +421,9 @@ class Decompressor:
             return self.z.decompress(data)  # type: ignore[no-any-return]
         if self.coding == "br":
             return self.z.process(data)  # type: ignore[no-any-return]
-        try:
-            return self.z.decompress(data)  # type: ignore[no-any-return]
-        except zstandard.ZstdError as e:
-            if "after end" in str(e).lower():
-                return b""
-            raise
+        if self.z.eof:
+            return b""                    # data after the zstd frame is ignored
+        return self.z.decompress(data)  # type: ignore[no-any-return]
 
     @property
     def complete(self) -> bool:
@@ -434,7 +431,7 @@ class Decompressor:
             return bool(self.z.eof)
         if self.coding == "br":
             return bool(self.z.is_finished())
-        return bool(getattr(self.z, "eof", True))
+        return bool(self.z.eof)
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -603,14 +600,32 @@ class DeflateFilter(AsyncFilter):
                 return []
             return None          # read in a task, waiting for the client
         out: list[Any] = []
+        data = False
         for b in bb:
+            if b is not EOS and b is not FLUSH and bucket_len(b):
+                data = True
             out.extend(self._bucket(b))
             if b is EOS:
                 self.finished = True
                 break
-        if not (out and out[-1] in (EOS, FLUSH)) and self.out_len >= self.buffer_size:
+        if data and not (out and out[-1] in (EOS, FLUSH)):
+            # the handler will wait before its next brigade (a CGI between writes): what
+            # this one brought goes out now, as after the FLUSH Apache's core adds when
+            # reading a pipe would block
+            assert self.comp is not None
+            self._add(self.comp.flush())
             out.extend(self._take())
         return out
+
+    def _full(self) -> list[Any]:
+        """The output so far in pieces of exactly DeflateBufferSize; the rest waits."""
+        data = b"".join(self.out)
+        size = self.buffer_size
+        n = len(data) - len(data) % size
+        rest = data[n:]
+        self.out = [rest] if rest else []
+        self.out_len = len(rest)
+        return [data[i:i + size] for i in range(0, n, size)]
 
     async def work(self, bb: list[Any]) -> None:
         comp = self.comp
@@ -620,7 +635,7 @@ class DeflateFilter(AsyncFilter):
                 for piece in pieces(b):
                     self._add(comp.compress(piece))
                     if self.out_len >= self.buffer_size:
-                        self.down(self._take())
+                        self.down(self._full())
                         await self.drain()
                         if self.r.connection.transport_closed:
                             close_buckets(bb)
@@ -633,7 +648,7 @@ class DeflateFilter(AsyncFilter):
             if b is EOS:
                 return
         if self.out_len >= self.buffer_size:
-            self.down(self._take())
+            self.down(self._full())
 
 
 # --- INFLATE (output) ---------------------------------------------------------------------

@@ -25,9 +25,10 @@ import site
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.hooks import DECLINED, OK

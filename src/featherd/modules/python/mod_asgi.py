@@ -29,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import os
 import stat as stat_mod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
@@ -41,6 +42,7 @@ from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
 from featherd.filters.buckets import EOS, FileBucket
 from featherd.filters.chain import pass_brigade
+from featherd.http.status import STATUS_LINES
 from featherd.modules.python import common
 from featherd.modules.python.common import (
     ERROR,
@@ -214,7 +216,7 @@ class Lifespan:
         await self.queue.put({"type": "lifespan.shutdown"})
         try:
             await asyncio.wait_for(self.shutdown_done.wait(), SHUTDOWN_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.log(WARN, f"{TAG} (pid={os.getpid()}): lifespan shutdown of '{self.path}' "
                            f"took more than {SHUTDOWN_TIMEOUT:.0f} s; abandoned")
             self.task.cancel()
@@ -358,8 +360,12 @@ def child_exit(tree: Any) -> Any:
 
 
 # --- one request ------------------------------------------------------------------------
-def _utf8(s: str) -> str:
-    return s if s.isascii() else s.encode("latin-1", "replace").decode("utf-8", "replace")
+def _text(s: str) -> str:
+    """A path as the str ASGI wants: r.uri holds UTF-8 (undecodable bytes kept as
+    surrogates); those become U+FFFD here."""
+    if s.isascii():
+        return s
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def raw_path(r: Request) -> bytes:
@@ -368,12 +374,10 @@ def raw_path(r: Request) -> bytes:
     q = raw.find("?")
     if q >= 0:
         raw = raw[:q]
-    if raw == r.uri or (raw.startswith("/") and "%" in raw
-                        and unquote(raw, encoding="latin-1") == r.uri):
+    if raw == r.uri or (raw.startswith("/") and "%" in raw and
+                        unquote(raw, errors="surrogateescape") == r.uri):
         return raw.encode("latin-1", "replace")
-    from featherd.modules.generators.cgi_env import escape_uri
-
-    return escape_uri(r.uri).encode("ascii")
+    return quote(r.uri.encode("utf-8", "surrogateescape"), safe="/:@!$&'()*+,;=~").encode()
 
 
 def build_scope(r: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -384,10 +388,10 @@ def build_scope(r: Request, root_path: str, state: dict[str, Any]) -> dict[str, 
         "http_version": "1.1" if r.proto_num >= 1001 else "1.0",
         "method": r.method,
         "scheme": "https" if conn.is_tls else "http",
-        "path": _utf8(r.uri),
+        "path": _text(r.uri),
         "raw_path": raw_path(r),
         "query_string": r.args.encode("latin-1", "replace") if r.args else b"",
-        "root_path": _utf8(root_path),
+        "root_path": _text(root_path),
         "headers": [(k.lower().encode("latin-1", "replace"), v.encode("latin-1", "replace"))
                     for k, v in r.headers_in],
         "client": (conn.client_ip, conn.client_port),
@@ -402,18 +406,19 @@ class Cycle:
     """receive() and send() of one request."""
 
     __slots__ = ("applied", "body_done", "body_error", "complete", "conn", "finished",
-                 "headers", "r", "started", "status", "waiter")
+                 "headers", "r", "started", "status", "status_line", "waiter")
 
     def __init__(self, r: Request) -> None:
         self.r = r
         self.conn = r.connection
-        self.body_done = r.body is None
+        self.body_done = False
         self.body_error = 0
         self.started = False
         self.applied = False
         self.complete = False
         self.finished = False
         self.status = 200
+        self.status_line: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.waiter: asyncio.Future[None] | None = None
 
@@ -421,6 +426,9 @@ class Cycle:
         if not self.body_done:
             r = self.r
             body = r.body
+            if body is None:
+                self.body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
             try:
                 data = await r.read_body()
             except HTTPError as e:
@@ -480,7 +488,7 @@ class Cycle:
                 return                    # spec 2.3: nobody to tell
             if not self.applied:
                 self.applied = True
-                apply_headers(r, self.status, None, self.headers)
+                apply_headers(r, self.status, self.status_line, self.headers)
             if more:
                 if body:
                     pass_brigade(r, [body])
@@ -507,6 +515,9 @@ class Cycle:
             self.status = status
             self.headers = hdrs
             self.started = True
+            if status not in STATUS_LINES:
+                # a code Apache does not know keeps its number (not the class's first)
+                self.status_line = f"{status} "
             return
         if t == "http.response.pathsend":
             await self._pathsend(message)
@@ -531,7 +542,7 @@ class Cycle:
             return
         if not self.applied:
             self.applied = True
-            apply_headers(self.r, self.status, None, self.headers)
+            apply_headers(self.r, self.status, self.status_line, self.headers)
         pass_brigade(self.r, [FileBucket(fd, 0, size, str(path)), EOS])
         self._wake()
 

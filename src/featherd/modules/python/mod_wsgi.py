@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
 from featherd.core.core_module import core, options
-from featherd.core.hooks import DECLINED, FIRST, MIDDLE, OK
+from featherd.core.hooks import FIRST, MIDDLE, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
 from featherd.filters.buckets import EOS, FileBucket
@@ -630,6 +630,17 @@ class WSGIJob:
         return OK
 
 
+#: variables that hold a (decoded) path: PEP 3333 wants their bytes as latin-1 text
+_PATH_VARS = ("SCRIPT_NAME", "PATH_INFO", "SCRIPT_FILENAME", "DOCUMENT_ROOT",
+              "PATH_TRANSLATED")
+
+
+def native(s: str) -> str:
+    """A path from r.uri or the filesystem (UTF-8, stray bytes as surrogates) as a
+    PEP 3333 "native string": each byte one latin-1 character."""
+    return s.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def build_environ(r: Request, job: WSGIJob, dc: WSGIDirConfig, mount: Any,
                   script_name: str, path_info: str, group: str) -> dict[str, Any]:
     """The CGI variables (as mod_cgi has them) plus PEP 3333's wsgi.* and mod_wsgi.*."""
@@ -642,6 +653,10 @@ def build_environ(r: Request, job: WSGIJob, dc: WSGIDirConfig, mount: Any,
     env["SCRIPT_NAME"] = script_name
     env["PATH_INFO"] = path_info
     environ: dict[str, Any] = dict(env)
+    for k in _PATH_VARS:
+        v = environ.get(k)
+        if v is not None and not v.isascii():
+            environ[k] = native(v)
     pg = mount.process_group if mount is not None and mount.process_group else \
         (dc.process_group if dc.process_group is not UNSET else "")
     https = env.get("HTTPS", "").lower() in ("on", "1")
@@ -695,7 +710,10 @@ async def wsgi_handler(r: Request) -> int:
     loop = r.connection.loop
     job = WSGIJob(r, loop, entry, st.st_mtime_ns, flag(dc.reloading, True))
     job.environ = build_environ(r, job, dc, mount, script_name, path_info, group)
-    res = await _pool(r).submit(loop, job.run)
+    if os.environ.get("XINLINE"):
+        res = job.run()
+    else:
+        res = await _pool(r).submit(loop, job.run)
     return job.finish(res)
 
 

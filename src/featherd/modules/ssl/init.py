@@ -318,6 +318,7 @@ def configure_server(s: Any, tree: Any, dialog: pphrase.Dialog, state: SSLState)
     from featherd.modules.ssl.tls import sni_callback
 
     ctx.sni_callback = sni_callback
+    libssl.ctx_set_client_hello(ctx)
     return srv
 
 

@@ -61,6 +61,7 @@ GET_SESSION_CB = ctypes.CFUNCTYPE(c_void_p, c_void_p, ctypes.POINTER(ctypes.c_ub
                                   ctypes.POINTER(c_int))
 REMOVE_SESSION_CB = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 INFO_CB = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_int)
+CLIENT_HELLO_CB = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(c_int), c_void_p)
 SSL_CB_EXIT = 0x02
 
 _SIGS: dict[str, tuple[Any, list[Any]]] = {
@@ -105,6 +106,11 @@ _SIGS: dict[str, tuple[Any, list[Any]]] = {
     "SSL_get_certificate": (c_void_p, [c_void_p]),
     "SSL_get_servername": (c_char_p, [c_void_p, c_int]),
     "SSL_set_info_callback": (None, [c_void_p, INFO_CB]),
+    "SSL_CTX_set_client_hello_cb": (None, [c_void_p, CLIENT_HELLO_CB, c_void_p]),
+    "SSL_client_hello_get0_ext": (c_int, [c_void_p, ctypes.c_uint, ctypes.POINTER(c_void_p),
+                                          ctypes.POINTER(ctypes.c_size_t)]),
+    "SSL_SESSION_get_time": (c_long, [c_void_p]),
+    "SSL_SESSION_get_timeout": (c_long, [c_void_p]),
     # libcrypto
     "X509_STORE_CTX_get_error": (c_int, [c_void_p]),
     "X509_STORE_CTX_set_error": (None, [c_void_p, c_int]),
@@ -285,6 +291,41 @@ def watch_handshakes(sslp: int) -> None:
     LIB.SSL_set_info_callback(sslp, INFO_CALLBACK)
 
 
+def _client_hello_cb(sslp: int, alert: Any, arg: int) -> int:
+    """Pick the vhost by SNI before OpenSSL looks for a session to resume (so that a
+    session of one vhost never resumes on another): the owner's client_hello(name)."""
+    try:
+        owner = VERIFY_OWNERS.get(sslp or 0)
+        if owner is not None:
+            owner.client_hello(_sni_of(sslp))
+    except Exception:  # noqa: BLE001
+        pass
+    return 1     # SSL_CLIENT_HELLO_SUCCESS
+
+
+def _sni_of(sslp: int) -> str | None:
+    out = c_void_p()
+    n = ctypes.c_size_t()
+    if LIB.SSL_client_hello_get0_ext(sslp, 0, ctypes.byref(out), ctypes.byref(n)) != 1:
+        return None
+    data = ctypes.string_at(out.value, n.value) if out.value else b""
+    # ServerNameList: length(2), then type(1) length(2) name
+    if len(data) < 5 or data[2] != 0:
+        return None
+    ln = int.from_bytes(data[3:5], "big")
+    return data[5:5 + ln].decode("ascii", "replace") or None
+
+
+CLIENT_HELLO_CALLBACK = CLIENT_HELLO_CB(_client_hello_cb)
+
+
+def ctx_set_client_hello(ctx: ssl.SSLContext) -> bool:
+    p = ctx_ptr(ctx)
+    if p:
+        LIB.SSL_CTX_set_client_hello_cb(p, CLIENT_HELLO_CALLBACK, None)
+    return bool(p)
+
+
 def ctx_set_verify(ctx: ssl.SSLContext, mode: int) -> None:
     p = ctx_ptr(ctx)
     if p:
@@ -446,7 +487,8 @@ def _new_cb(sslp: int, sess: int) -> int:
         if cache is not None:
             sid, der = _session_bytes(sess)
             if sid and der:
-                cache.store(sid, der)
+                expiry = LIB.SSL_SESSION_get_time(sess) + LIB.SSL_SESSION_get_timeout(sess)
+                cache.store(sid, der, float(expiry))
     except Exception:  # noqa: BLE001
         pass
     return 0   # we keep no reference to the SSL_SESSION

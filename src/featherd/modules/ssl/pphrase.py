@@ -162,7 +162,8 @@ class Dialog:
         if attempt == 0:
             self._header()
             self.say(f"\nServer {label} ({algo})\n")
-        self.say(PROMPT)
+        # a |pipe program reads lines: its prompt ends with one
+        self.say(PROMPT + ("\n" if self.spec.kind == "pipe" else ""))
         return self._read_secret()
 
     def incorrect(self, left: int) -> None:

@@ -110,10 +110,12 @@ class ShmcbCache:
         exp, n, sid, dlen = _HEAD.unpack_from(self.mem, i * SLOT)
         return exp, sid[:n], dlen
 
-    def store(self, sid: bytes, der: bytes) -> bool:
+    def store(self, sid: bytes, der: bytes, expiry: float | None = None) -> bool:
+        """Keep a session until ``expiry`` (default: now + SSLSessionCacheTimeout)."""
         if len(sid) > MAX_ID or len(der) > MAX_DATA:
             return False
         now = time.time()
+        until = expiry if expiry is not None else now + self.timeout
         b = self._bucket(sid)
         with self.mutex as ok:
             if not ok:
@@ -127,7 +129,7 @@ class ShmcbCache:
                 if exp < oldest:
                     victim, oldest = i, exp
             off = victim * SLOT
-            _HEAD.pack_into(self.mem, off, now + self.timeout, len(sid), sid, len(der))
+            _HEAD.pack_into(self.mem, off, until, len(sid), sid, len(der))
             self.mem[off + _HEAD.size:off + _HEAD.size + len(der)] = der
             self.stores += 1
         return True
@@ -185,8 +187,9 @@ class DbmCache:
 
         return open_dbm("default", self.path, flag, 0o600)
 
-    def store(self, sid: bytes, der: bytes) -> bool:
-        value = struct.pack("<q", int(time.time()) + self.timeout) + der
+    def store(self, sid: bytes, der: bytes, expiry: float | None = None) -> bool:
+        until = int(expiry) if expiry is not None else int(time.time()) + self.timeout
+        value = struct.pack("<q", until) + der
         if len(sid) + len(value) > SDBM_PAIRMAX:
             return False
         with self.mutex as ok:

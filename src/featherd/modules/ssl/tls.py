@@ -76,6 +76,7 @@ class TLSConnection(asyncio.Protocol):
         self.incoming: ssl.MemoryBIO | None = None
         self.outgoing: ssl.MemoryBIO | None = None
         self.sni: str | None = None
+        self.sni_done = False
         self.non_ssl_request = False
         self.closed = False
         self.shutdown_type = "standard"            # unclean | accurate (SetEnvIf)
@@ -230,8 +231,18 @@ class TLSConnection(asyncio.Protocol):
             libssl.VERIFY_OWNERS[self.sslp] = self
         self.mode = "handshake"
 
+    def client_hello(self, name: str | None) -> None:
+        """OpenSSL's ClientHello callback (before any session is resumed)."""
+        self.sni_done = True
+        self._select_vhost(name)
+
     def on_sni(self, name: str | None) -> None:
-        """ssl_callback_ServerNameIndication: pick the vhost the client names."""
+        """ssl_callback_ServerNameIndication (when the ClientHello callback could not
+        be installed): pick the vhost the client names."""
+        if not self.sni_done:
+            self._select_vhost(name)
+
+    def _select_vhost(self, name: str | None) -> None:
         if not name:
             return
         name = name.lower().rstrip(".")
