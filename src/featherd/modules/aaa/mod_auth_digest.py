@@ -329,6 +329,14 @@ def _strtol16(s: str) -> int:
 
 @auth_digest.hook("post_read_request")
 def parse_hdr_and_update_nc(r: Request) -> int:
+    # nothing to parse without credentials (the hot path of every public request);
+    # _resp() parses on demand when a Digest-protected resource needs the record
+    if r.headers_in.get("Authorization") is None:
+        return DECLINED
+    return _parse_hdr(r)
+
+
+def _parse_hdr(r: Request) -> int:
     resp = DigestResp()
     resp.raw_request_uri = r.unparsed_uri
     resp.method = r.method
@@ -384,7 +392,7 @@ def _resp(r: Request) -> DigestResp:
     m = r.initial
     resp = m.ctx.get("digest_resp")
     if resp is None:
-        parse_hdr_and_update_nc(m)
+        _parse_hdr(m)
         resp = m.ctx["digest_resp"]
     return resp  # type: ignore[no-any-return]
 
