@@ -197,6 +197,7 @@ def use_bundled_config(a: Args) -> None:
     environment it reads (FEATHERD_DATA, FEATHERD_LISTEN) filled in where unset."""
     os.environ.setdefault("FEATHERD_DATA", data_dir())
     os.environ.setdefault("FEATHERD_LISTEN", DEFAULT_LISTEN)
+    os.environ.setdefault("FEATHERD_SSL_LISTEN", "127.0.0.1:8443")   # mod_ssl's vhost
     a.config = bundled_config_file()
     a.bundled = True
     if a.server_root is None:
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if a.config is None:
         use_bundled_config(a)
+    if a.test:
+        os.environ["FEATHERD_CONFIG_TEST"] = "1"    # mod_ssl: no keys, no pass phrases
     try:
         tree = load(a)
     except ConfigError as e:
@@ -359,7 +362,8 @@ def serve(tree: Any, a: Args, err: IO[str]) -> int:
     from featherd.mpm import run
 
     if a.bundled and not a.signal:
-        where = ", ".join(f"http://{ls.host or '*'}:{ls.port}/" for ls in tree.listens)
+        where = ", ".join(f"{'https' if ls.proto == 'https' else 'http'}://"
+                          f"{ls.host or '*'}:{ls.port}/" for ls in tree.listens)
         err.write(f"{NAME}: serving the bundled site on {where} ; logs in "
                   f"{os.path.join(tree.server_root, 'logs')}\n")
         err.flush()

@@ -272,6 +272,7 @@ def load_module(cmd: CmdParms, conf: Any, name: str, path: str) -> None:
     from featherd.modules import load_external
 
     tree = cmd.tree
+    tree.extra.setdefault("load_module_names", set()).add(name)
     if name in tree.loaded:
         from featherd.modules import builtin_modules
 

@@ -216,7 +216,9 @@ def test_bundled_default_config(tmp_path: Path) -> None:
     """`featherd` with no -f serves the bundled "It works!" site, logs in a per-user dir."""
     port = free_port()
     state = tmp_path / "state"
-    env = _env(XDG_STATE_HOME=str(state), FEATHERD_LISTEN=f"127.0.0.1:{port}")
+    ssl_port = free_port()
+    env = _env(XDG_STATE_HOME=str(state), FEATHERD_LISTEN=f"127.0.0.1:{port}",
+               FEATHERD_SSL_LISTEN=f"127.0.0.1:{ssl_port}")
     env.pop("FEATHERD_DATA", None)
     proc = subprocess.Popen([sys.executable, "-m", "featherd"], env=env, cwd=str(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -228,7 +230,8 @@ def test_bundled_default_config(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     logs = state / "featherd" / "logs"
-    assert err.startswith(f"featherd: serving the bundled site on http://127.0.0.1:{port}/ ;"
+    assert err.startswith(f"featherd: serving the bundled site on http://127.0.0.1:{port}/, "
+                          f"https://127.0.0.1:{ssl_port}/ ;"
                           f" logs in {logs}")
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline and not (logs / "access_log").exists():

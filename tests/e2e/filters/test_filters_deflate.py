@@ -225,15 +225,16 @@ def test_window_size_zlib_refuses(make_server: Any, tmp_path: Path) -> None:
     srv = start(make_server, tmp_path, "SetOutputFilter DEFLATE\nDeflateWindowSize 4\n")
     r = raw_get(srv, "/a.html", {"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in r.headers and r.content == HTML.encode()
+    assert r.headers["Vary"] == "Accept-Encoding"          # as apache2: added before
     time.sleep(0.2)
     assert "unable to init Zlib: deflateInit2 returned -2: URL /a.html" in srv.error_log()
 
 
 def test_alter_etag(make_server: Any, tmp_path: Path) -> None:
     srv = start(make_server, tmp_path, "SetOutputFilter DEFLATE\nDeflateAlterETag AddSuffix\n")
-    plain = raw_get(srv, "/a.html").headers["ETag"]
+    plain = raw_get(srv, "/a.html").headers["ETag"].removeprefix("W/")
     r = raw_get(srv, "/a.html", {"Accept-Encoding": "gzip"})
-    assert r.headers["ETag"] == plain[:-1] + '-gzip"'
+    assert r.headers["ETag"].removeprefix("W/") == plain[:-1] + '-gzip"'
 
 
 def test_br_and_zstd_by_q_value(make_server: Any, tmp_path: Path) -> None:
@@ -325,11 +326,11 @@ ScriptAlias /cgi-bin/ "@ROOT@/htdocs/cgi-bin/"
     # damaged gzip: 400
     r = requests.post(srv.url("/cgi-bin/echo.py"), data=b"\x1f\x8bnot really gzip",
                       headers={"Content-Encoding": "gzip"})
-    assert r.status_code == 400 or r.content == b""
-    # over DeflateInflateLimitRequestBody: 413 (or the script sees a short body)
+    assert r.status_code == 400
+    # over DeflateInflateLimitRequestBody: 413
     r = requests.post(srv.url("/cgi-bin/small.py"), data=gzip.compress(body),
                       headers={"Content-Encoding": "gzip"})
-    assert len(r.content) < len(body)
+    assert r.status_code == 413
     time.sleep(0.3)
     log = srv.error_log()
     assert "Inflated content length of" in log and "larger than the configured limit of " \

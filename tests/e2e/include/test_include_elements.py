@@ -399,3 +399,13 @@ def test_include_directory_index_shtml(make_server: Any, tmp_path: Path) -> None
     srv = start(make_server, tmp_path, {"d/index.shtml": '<!--#echo var="DOCUMENT_URI" -->'},
                 "DirectoryIndex index.shtml\n")
     assert get(srv, "/d/").text == "/d/index.shtml"
+
+
+def test_include_subrequests_are_get(make_server: Any, tmp_path: Path) -> None:
+    files = {"p.shtml": '[<!--#include virtual="/cgi-bin/m.sh" -->]'
+                        '[<!--#exec cgi="/cgi-bin/m.sh" -->]',
+             "cgi-bin/m.sh": '#!/bin/sh\necho "Content-Type: text/plain"\necho\n'
+                             'printf "$REQUEST_METHOD $SERVER_PROTOCOL"\n'}
+    srv = start(make_server, tmp_path, files, executable=("cgi-bin/m.sh",))
+    r = requests.post(srv.url("/p.shtml"), data=b"body")
+    assert r.text == "[GET INCLUDED][GET INCLUDED]"

@@ -22,7 +22,10 @@ ID_RE = re.compile(r"^[A-Za-z0-9@-]{24}$")
 
 
 def test_unique_id_in_env_and_log(tmp_path: Path) -> None:
-    srv = start_master(tmp_path, workers=2, body='CustomLog logs/ids "%{UNIQUE_ID}e %U"\n')
+    # active as in Apache: where LoadModule asks for it (built-in; the path is not read)
+    srv = start_master(tmp_path, workers=2,
+                       body='LoadModule unique_id_module modules/mod_unique_id.so\n'
+                            'CustomLog logs/ids "%{UNIQUE_ID}e %U"\n')
     try:
         for i in range(20):
             assert get(srv.port, f"/index.html?{i}")[0] == 200
@@ -187,3 +190,14 @@ def test_log_server_status(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert (out / day).read_text().splitlines()[-1].endswith(":-1:-1:-1:-1:__-1__")
     assert wait_for(lambda: True)
+
+
+def test_unique_id_only_when_loaded(tmp_path: Path) -> None:
+    """Without LoadModule unique_id_module no request pays for an id (the log shows -)."""
+    srv = start_master(tmp_path, workers=1, body='CustomLog logs/ids "%{UNIQUE_ID}e %U"\n')
+    try:
+        assert get(srv.port, "/index.html")[0] == 200
+        srv.stop()
+        assert (tmp_path / "logs" / "ids").read_text().split()[0] == "-"
+    finally:
+        srv.stop()

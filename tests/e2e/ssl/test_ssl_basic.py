@@ -409,3 +409,29 @@ def test_graceful_restart_keeps_serving_tls(tls_server: Any, pki: PKI) -> None:
         if ok and "Graceful restart requested" in srv.error_log():
             break
     assert ok
+
+
+def test_ssl_in_the_main_server_and_default_vhost(make_server: Any, pki: PKI) -> None:
+    """SSLEngine on outside any <VirtualHost>: the main server speaks TLS on every
+    address no vhost claims; a plain vhost keeps its port plain."""
+    port, http_port = free_port(), free_port()
+    conf = (f"Listen 127.0.0.1:{port}\nListen 127.0.0.1:{http_port}\nServerName localhost\n"
+            "DocumentRoot htdocs\nErrorLog logs/error_log\nPidFile logs/httpd.pid\n"
+            f"TypesConfig {SRC}/featherd/data/mime.types\nSSLEngine on\n" + cert_lines(pki) +
+            f"<VirtualHost 127.0.0.1:{http_port}>\n    SSLEngine off\n</VirtualHost>\n")
+    srv = make_server(raw_conf=conf, start=False, files={"htdocs/index.html": "hello\n"})
+    srv.port = port
+    srv.start()
+    assert https(port)[0].body == b"hello\n"
+    assert requests.get(f"http://127.0.0.1:{http_port}/", timeout=5).text == "hello\n"
+
+
+def test_default_vhost_form(make_server: Any, pki: PKI) -> None:
+    http_port, port = free_port(), free_port()
+    conf = ssl_conf(http_port, port, cert_lines(pki)).replace(
+        f"<VirtualHost 127.0.0.1:{port}>", f"<VirtualHost _default_:{port}>")
+    srv = make_server(raw_conf=conf, start=False)
+    srv.port = http_port
+    srv.start()
+    assert https(port)[0].status == 200
+    assert requests.get(f"http://127.0.0.1:{http_port}/", timeout=5).status_code == 200

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from featherd.modules.ssl import certtool as ct
 from tests_ssl_helpers import PKI, cert_lines, client_context, https, s_client, wait_log
+
+from featherd.modules.ssl import certtool as ct
 
 CA = "SSLCACertificateFile {ca}\n"
 
@@ -281,8 +282,6 @@ def test_ssl_user_name(tls_server: Any, pki: PKI) -> None:
 def test_strict_require_with_satisfy_any(tls_server: Any, pki: PKI) -> None:
     """Satisfy any lets Basic auth override an SSLRequire denial, unless
     SSLOptions +StrictRequire."""
-    import crypt  # noqa: F401 - only checks the platform has crypt()
-
     users = "joe:" + subprocess.run(["openssl", "passwd", "-apr1", "secret"],
                                     capture_output=True, text=True).stdout.strip() + "\n"
     inner = ("SSLRequire %{SSL_CLIENT_S_DN_CN} eq \"alice\"\nAuthType Basic\nAuthName x\n"
@@ -367,3 +366,38 @@ def test_per_directory_renegotiation_with_a_body(tls_server: Any, pki: PKI) -> N
     assert r.status == 413
     assert "could not buffer message body to allow SSL renegotiation to proceed" in \
         srv.error_log()
+
+
+def test_require_ssl_and_ssl_verify_client_providers(tls_server: Any, pki: PKI) -> None:
+    """2.4's ``Require ssl`` and ``Require ssl-verify-client`` (mod_authz_core)."""
+    srv = _dir_server(tls_server, pki, "<RequireAny>\n    Require ssl-verify-client\n"
+                                       "    Require ip 192.0.2.1\n</RequireAny>\n",
+                      "SSLVerifyClient optional\n",
+                      extra="<Location /tls-only>\n    Require ssl\n</Location>\n",
+                      files={"htdocs/tls-only/index.html": "tls\n"})
+    (srv.root / "htdocs" / "tls-only").mkdir(exist_ok=True)
+    (srv.root / "htdocs" / "tls-only" / "index.html").write_text("tls\n")
+    assert https(srv.port, "/secure/", ctx=client_context(pki, cert="alice"))[0].status == 200
+    assert https(srv.port, "/secure/")[0].status == 403
+    assert https(srv.port, "/tls-only/")[0].status == 200
+    r = requests.get(f"http://127.0.0.1:{srv.http_port}/tls-only/", timeout=5)
+    assert r.status_code == 403
+
+
+def test_opt_renegotiate(tls_server: Any, pki: PKI) -> None:
+    """SSLOptions +OptRenegotiate: a certificate already verified at the handshake
+    satisfies a stricter directory without a new handshake; without it, a new one."""
+    fmt = "%{SSL_CLIENT_S_DN_CN}x %r %>s"
+    ctx = client_context(pki, cert="alice", pha=True, version=ssl.TLSVersion.TLSv1_3)
+    quick = _dir_server(tls_server, pki, "SSLVerifyClient require\nSSLVerifyDepth 1\n"
+                                         "SSLOptions +OptRenegotiate\n",
+                        "SSLVerifyClient optional\nSSLVerifyDepth 5\n", log_format=fmt)
+    assert https(quick.port, "/secure/", ctx=ctx)[0].status == 200
+    log = quick.error_log()
+    assert "Performing quick renegotiation" in log
+    assert "Requesting connection re-negotiation" not in log
+    quick.srv.stop()
+    full = _dir_server(tls_server, pki, "SSLVerifyClient require\n",
+                       "SSLVerifyClient optional\n", log_format=fmt)
+    assert https(full.port, "/secure/", ctx=ctx)[0].status == 200
+    assert "Requesting connection re-negotiation" in full.error_log()

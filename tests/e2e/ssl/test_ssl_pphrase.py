@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from featherd.modules.ssl import certtool as ct
 from featherd_testlib import SRC, free_port
 from tests_ssl_helpers import PKI, https, ssl_conf
+
+from featherd.modules.ssl import certtool as ct
 
 
 def _encrypted_key(pki: PKI, tmp_path: Path, phrase: bytes, name: str = "enc.key") -> Path:
@@ -217,3 +218,17 @@ def test_key_without_pass_phrase_needs_no_dialog(tmp_path: Path, pki: PKI,
     srv.port = port
     srv.start()
     assert https(port)[0].status == 200
+
+
+def test_config_test_reads_no_keys(tmp_path: Path, pki: PKI) -> None:
+    """``featherd -t`` (like ``httpd -t``) checks the syntax without asking for pass
+    phrases, even without a terminal."""
+    import subprocess
+
+    key = _encrypted_key(pki, tmp_path, b"s3cret")
+    conf, _ = _conf(tmp_path, pki, key)
+    p = subprocess.run([sys.executable, "-m", "featherd", "-d", str(tmp_path), "-f", str(conf),
+                        "-t"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PYTHONPATH=str(SRC)), stdin=subprocess.DEVNULL,
+                       start_new_session=True)
+    assert (p.returncode, p.stderr.strip().splitlines()[-1]) == (0, "Syntax OK")

@@ -9,20 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests_ssl_helpers import PKI, cert_lines
+
 from featherd.core.config import load_config
 from featherd.errors import ConfigError
 from featherd.modules import builtin_modules
 from featherd.modules.ssl import proxy_context
-from tests_ssl_helpers import PKI, cert_lines
 
 
 def _tree(tmp_path: Path, text: str) -> Any:
     return load_config(None, builtin_modules(), server_root=str(tmp_path), text=text)
 
 
-def _get(ps: Any, port: int, host: str = "localhost") -> tuple[bytes, Any]:
+def _get(ps: Any, port: int, host: str = "localhost") -> tuple[bytes, dict[str, Any]]:
+    """GET / through the proxy context; the SSLProxyCheckPeer* verdicts by hostname."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=5)
     with ps.ctx.wrap_socket(raw, server_hostname=host) as s:
+        checks = {h: ps.check_peer(s, h) for h in ("localhost", "other.example")}
         s.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while True:
@@ -30,7 +33,7 @@ def _get(ps: Any, port: int, host: str = "localhost") -> tuple[bytes, Any]:
             if not chunk:
                 break
             data += chunk
-        return data, s
+        return data, checks
 
 
 def test_proxy_context_verifies_the_backend_and_presents_a_client_cert(
@@ -50,10 +53,10 @@ def test_proxy_context_verifies_the_backend_and_presents_a_client_cert(
     assert ps is not None and ps.verify == "require"
     assert ps.ctx.verify_mode == ssl.CERT_REQUIRED
     assert ps.ctx.minimum_version == ssl.TLSVersion.TLSv1_2
-    data, s = _get(ps, backend.port)
+    data, checks = _get(ps, backend.port)
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"hello\n")
-    assert ps.check_peer(s, "localhost") is None
-    assert "CN mismatch" in (ps.check_peer(s, "other.example") or "")
+    assert checks["localhost"] is None
+    assert "SSL Proxy: Peer certificate CN mismatch" in (checks["other.example"] or "")
 
 
 def test_proxy_verify_refuses_an_unknown_backend(tls_server: Any, pki: PKI,
@@ -81,3 +84,28 @@ def test_proxy_configuration_errors(tmp_path: Path) -> None:
         _tree(tmp_path, "SSLProxyEngine on\nSSLProxyProtocol -all\n")
     with pytest.raises(ConfigError, match="SSLProxyVerify: Invalid argument 'maybe'"):
         _tree(tmp_path, "SSLProxyVerify maybe\n")
+
+
+def test_proxy_revocation_and_machine_certificate_path(tls_server: Any, pki: PKI,
+                                                       tmp_path: Path) -> None:
+    """SSLProxyCARevocationFile refuses a revoked backend certificate;
+    SSLProxyMachineCertificatePath loads every cert+key file of the directory."""
+    backend = tls_server(cert_lines(pki, "revoked"))
+    tree = _tree(tmp_path, "SSLProxyEngine on\nSSLProxyVerify require\n"
+                           f"SSLProxyCACertificateFile {pki.path('ca.crt')}\n")
+    data, _ = _get(proxy_context(tree.main), backend.port, "carol")
+    assert data.startswith(b"HTTP/1.1")
+    tree = _tree(tmp_path, "SSLProxyEngine on\nSSLProxyVerify require\n"
+                           f"SSLProxyCACertificateFile {pki.path('ca.crt')}\n"
+                           f"SSLProxyCARevocationFile {pki.path('ca.crl')}\n")
+    with pytest.raises(ssl.SSLCertVerificationError, match="revoked"):
+        _get(proxy_context(tree.main), backend.port, "carol")
+    d = tmp_path / "machine"
+    d.mkdir()
+    for name in ("alice", "dave"):
+        (d / f"{name}.pem").write_bytes(pki[name].cert.read_bytes() +
+                                        pki[name].key.read_bytes())
+    (d / "README").write_text("not a certificate\n")
+    tree = _tree(tmp_path, f"SSLProxyEngine on\nSSLProxyMachineCertificatePath {d}\n")
+    ps = proxy_context(tree.main)
+    assert [Path(c).name for c, _ in ps.machine_certs] == ["alice.pem", "dave.pem"]

@@ -14,8 +14,9 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from featherd.modules.ssl import certtool as ct
 from featherd_testlib import SRC, free_port
+
+from featherd.modules.ssl import certtool as ct
 
 
 def _pem(cert: x509.Certificate) -> bytes:

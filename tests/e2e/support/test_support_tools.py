@@ -200,8 +200,11 @@ def test_ab_report_like_debians(server: Server, args: list[str]) -> None:
     fo, ft = fields(o), fields(t)
     for k in ("Server Software", "Server Hostname", "Server Port", "Document Path",
               "Document Length", "Concurrency Level", "Complete requests", "Failed requests",
-              "Keep-Alive requests", "Total transferred", "HTML transferred"):
+              "Keep-Alive requests", "HTML transferred"):
         assert fo.get(k) == ft.get(k), k
+    # header bytes depend on the run (Keep-Alive: max=N, headers of the moment): close
+    n_o, n_t = (int(f["Total transferred"].split()[0]) for f in (fo, ft))
+    assert abs(n_o - n_t) <= 0.05 * n_t
     assert ours.stderr.decode() == theirs.stderr
 
 

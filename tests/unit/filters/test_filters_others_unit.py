@@ -120,7 +120,7 @@ FilterTrace SSI 1
         ("INCLUDES", "ctype", "contains"), ("DEFLATE", "expr", "string")]
     inc = sf.providers[4]
     assert inc.proto_flags == mf.PROTO_NO_BYTERANGE | mf.PROTO_NO_CACHE
-    assert conf.chain == ["SSI"]
+    assert mf.build_chain(conf.chain) == ["SSI"]
 
 
 def _r(**kw: Any) -> Any:
@@ -150,7 +150,8 @@ def test_provider_matching() -> None:
     assert mf.provider_matches(r, p("resp", "Content-Length", ">4096"))
     assert mf.provider_matches(r, p("handler", "handler", "/^server-/"))
     assert not mf.provider_matches(r, p("env", "NOPE", "*"))        # unset: not defined
-    assert mf.provider_matches(r, p("env", "NOPE", "anything"))     # Apache's NULL rule
+    assert not mf.provider_matches(r, p("env", "NOPE", "anything"))
+    assert mf.provider_matches(r, p("env", "NOPE", "!anything"))
     r.subprocess_env["GO"] = "1"
     assert mf.provider_matches(r, p("env", "GO", "*"))
 
@@ -174,14 +175,17 @@ def test_filter_directive_errors(tmp_path: Any, text: str, msg: str) -> None:
     assert msg in _err(tmp_path, text + "\n")
 
 
-def test_filter_chain_merge() -> None:
-    def conf(*chain: str | None) -> mf.FilterConfig:
-        return mf.FilterConfig({}, list(chain))
+def test_filter_chain_operations_and_merge() -> None:
+    def conf(*ops: tuple[str, str | None]) -> mf.FilterConfig:
+        return mf.FilterConfig({}, list(ops))
 
     m = mf.filter_mod.merge_dir_config
-    assert m(conf("A", "B"), conf("C")).chain == ["A", "B", "C"]
-    assert m(conf("A"), conf(None, "C")).chain == [None, "C"]        # "=C" resets
-    assert m(conf("A"), conf()).chain == ["A"]
+    a, b, c = ("+", "A"), ("+", "B"), ("+", "C")
+    assert mf.build_chain(m(conf(a, b), conf(c)).chain) == ["A", "B", "C"]
+    assert mf.build_chain(m(conf(a), conf(("!", None), c)).chain) == ["C"]   # "=C"
+    assert mf.build_chain(m(conf(a, b), conf(("-", "a"))).chain) == ["B"]
+    assert mf.build_chain(m(conf(a), conf(("@", "Z"))).chain) == ["Z", "A"]
+    assert mf.build_chain(m(conf(a), conf()).chain) == ["A"]
 
 
 # --- mod_ext_filter --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from featherd.modules.ssl.certtool import main, subject_hash
 
 

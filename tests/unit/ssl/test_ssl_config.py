@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from featherd.config.merge import UNSET
 from featherd.core.config import load_config
 from featherd.errors import ConfigError
 from featherd.modules import builtin_modules
-from featherd.modules.ssl import ssl_module
 from featherd.modules.ssl import config as C
+from featherd.modules.ssl import ssl_module
 
 
 def load(tmp_path: Path, text: str) -> Any:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from featherd.modules.ssl.config import CacheSpec, MutexSpec
 from featherd.modules.ssl.scache import DbmCache, Mutex, ShmcbCache, make_cache
 

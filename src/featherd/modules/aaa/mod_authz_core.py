@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 AND, OR = "and", "or"
 #: providers that exist only in 2.4: a Require line naming one is judged the 2.4 way
-V24_ONLY = frozenset({"all", "ip", "host", "local", "env", "method", "expr", "forward-dns"})
+V24_ONLY = frozenset({"all", "ip", "host", "local", "env", "method", "expr", "forward-dns",
+                      "ssl", "ssl-verify-client"})   # the last two: mod_ssl's
 
 
 def _spec(methods: Any) -> tuple[frozenset[str], bool] | None:

@@ -25,8 +25,11 @@ As Apache 2.2's mod_deflate.c:
 * ``INFLATE`` (output) decompresses a gzip'd response body (for a client that can't take
   it, or to filter it further); ``DEFLATE`` as an input filter (``SetInputFilter``)
   inflates a request body sent with ``Content-Encoding: gzip`` before a handler reads it,
-  within ``DeflateInflateLimitRequestBody`` and ``DeflateInflateRatioLimit``/``Burst``
-  (2.4's guards against decompression bombs; the limit defaults to LimitRequestBody).
+  within ``DeflateInflateLimitRequestBody`` (413) and ``DeflateInflateRatioLimit``/
+  ``Burst`` (2.4's guards against decompression bombs; the limit defaults to
+  LimitRequestBody); a body that can't be decoded is a 400. Its Content-Encoding and
+  Content-Length are removed when the filter is put in place, before the handler runs
+  (Apache does it at the first read, after mod_cgi has passed the coded length on).
 
 Beyond Apache: ``DeflateAlgorithms gzip br zstd`` (default ``gzip``) lets the same filter
 answer with Brotli (the ``brotli`` package) or Zstandard (``zstandard``), the coding being
@@ -309,7 +312,7 @@ def merge_vary(r: Request, token: str) -> None:
         r.headers_out.set("Vary", token)
         return
     if token.lower() not in {t.strip().lower() for t in cur.split(",")}:
-        r.headers_out.set("Vary", f"{cur},{token}")
+        r.headers_out.set("Vary", f"{cur}, {token}")
 
 
 def _tokens(enc: str) -> list[str]:
@@ -719,6 +722,10 @@ class DeflateInputFilter:
         self.ratio_limit = 200
         self.ratio_burst = 3
         self.ratio_count = 0
+        # decided when the filter is put in place (before the handler builds a CGI
+        # environment), so that a handler never sees the coded body's Content-Length
+        # and Content-Encoding
+        self.mode = self._setup(r)
 
     def _setup(self, r: Request) -> str:
         if r.main is not None or r.prev is not None:

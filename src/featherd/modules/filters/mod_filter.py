@@ -9,13 +9,14 @@
   header, ``env=`` an environment variable, or ``handler``. ``match`` is a string
   (case-insensitive, the whole value), ``$sub`` (contains, case-insensitive),
   ``/regex/[i]``, ``=n`` ``<n`` ``<=n`` ``>n`` ``>=n`` (integers), ``*`` (the value is
-  set); ``!`` in front negates. As in 2.2, providers are tried from the last declared to
-  the first. The 2.4 form ``FilterProvider name provider expression`` (``expr``
+  set); ``!`` in front negates; a value that is not there matches nothing (but the
+  negated forms). As in 2.2, providers are tried from the last declared to the first. The 2.4 form ``FilterProvider name provider expression`` (``expr``
   syntax, e.g. ``"%{CONTENT_TYPE} =~ m#^text/html#"``) is accepted too; those are tried
   in the order declared, after the 2.2 ones.
 * ``FilterChain [+=-@!]name ...`` builds the chain: ``+`` (or nothing) appends, ``@``
   prepends, ``-`` removes, ``=`` empties the chain and starts it with the name, ``!``
-  empties it. Chains of enclosing sections merge as mod_filter's filter_merge.
+  empties it. The operations of enclosing sections come first, so an inner ``-name``
+  removes what an outer section added (as the manual describes; 2.2's merge lost it).
 * ``FilterProtocol name [provider] flags`` with ``change=yes`` (drops Content-Length,
   ETag, Content-MD5), ``change=1:1`` (ETag, Content-MD5), ``byteranges=no`` (no ranges
   before the filter: the Range header is held back and Accept-Ranges dropped),
@@ -89,25 +90,35 @@ class SmartFilter:
 @dataclass(slots=True)
 class FilterConfig:
     live: dict[str, SmartFilter] = field(default_factory=dict)
-    chain: list[str | None] | None = None     # None entries: "reset here"
+    # FilterChain operations in configuration order, outer sections first:
+    # ("+", name) append, ("@", name) prepend, ("-", name) remove, ("!", None) empty
+    chain: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def build_chain(ops: list[tuple[str, str | None]]) -> list[str]:
+    """The chain the operations leave (an inner section's "-name" removes a filter an
+    outer one added, as the manual says; Apache's merge could not)."""
+    chain: list[str] = []
+    for op, name in ops:
+        if op == "!":
+            chain = []
+        elif op == "@":
+            assert name is not None
+            chain.insert(0, name)
+        elif op == "-":
+            chain = [n for n in chain if n.lower() != (name or "").lower()]
+        else:
+            assert name is not None
+            chain.append(name)
+    return chain
 
 
 class FilterModule(Module):
     def merge_dir_config(self, base: Any, new: Any) -> Any:
-        """filter_merge: declarations overlay; chains join, a reset cutting before it."""
+        """filter_merge: declarations overlay; the chain operations add up."""
         if base is None or new is None:
             return new if base is None else base
-        live = {**base.live, **new.live}
-        if base.chain and new.chain:
-            chain: list[str | None] = []
-            for n in [*base.chain, *new.chain]:
-                if n is None:
-                    chain = [None]
-                else:
-                    chain.append(n)
-        else:
-            chain = new.chain if new.chain else base.chain
-        return FilterConfig(live, chain)
+        return FilterConfig({**base.live, **new.live}, [*base.chain, *new.chain])
 
 
 filter_mod = FilterModule("filter_module", "mod_filter.c", dir_config=FilterConfig,
@@ -240,22 +251,15 @@ def filter_provider(cmd: CmdParms, conf: FilterConfig, raw: str) -> None:
                       syntax="FilterChain [+=-@!]filter-name ...",
                       help="list of filter names with optional [+-=!@]")
 def filter_chain(cmd: CmdParms, conf: FilterConfig, arg: str) -> None:
-    chain = list(conf.chain or [])
     c = arg[:1]
-    if c == "+":
-        chain.append(arg[1:])
-    elif c == "@":
-        chain.insert(0, arg[1:])
-    elif c == "-":
-        name = arg[1:].lower()
-        chain = [n for n in chain if n is None or n.lower() != name]
+    if c in "+@-" and c:
+        conf.chain.append((c, arg[1:]))
     elif c == "!":
-        chain = [None]
+        conf.chain.append(("!", None))
     elif c == "=":
-        chain = [None, arg[1:]]
+        conf.chain.extend((("!", None), ("+", arg[1:])))
     else:
-        chain.append(arg)
-    conf.chain = chain
+        conf.chain.append(("+", arg))
 
 
 @filter_mod.directive("FilterTrace", args=ArgSpec.TAKE2, context=Context.ACCESS,
@@ -328,9 +332,10 @@ def provider_matches(r: Request, p: Provider) -> bool:
         s = r.handler
     match = True
     if s is None:
-        # as Apache: a missing value matches everything but a string test of "defined"
-        if p.match_type == "defined":
-            match = False
+        # nothing to match: no test holds (2.2's filter_lookup let a missing value
+        # pass every test but "*", which made req=/resp= providers fire on requests
+        # without the header)
+        match = False
     else:
         t = p.match_type
         if t == "string":
@@ -397,8 +402,8 @@ class Harness:
         inner = factory(r)
         inner.filter_name = p.name.lower()
         inner.ftype = getattr(self, "ftype", sf.ftype)
+        orig = inner.filter
         if sf.debug > 0:
-            orig = inner.filter
 
             def traced(rr: Request, b2: list[Any]) -> list[Any]:
                 trace(rr, sf.name, sf.debug, b2)
@@ -414,7 +419,7 @@ class Harness:
                 chain[i] = inner
                 break
         self.inner = inner
-        return inner.filter(r, bb)  # type: ignore[no-any-return]
+        return orig(r, bb)  # type: ignore[no-any-return]   # traced above already
 
     def _lookup(self, r: Request) -> Provider | None:
         for p in self.sf.providers:
@@ -452,12 +457,8 @@ def filter_insert(r: Request) -> None:
     c: FilterConfig | None = r.per_dir_config[filter_mod.index]
     if c is None or not c.chain:
         return
-    chain = c.chain
-    if None in chain:
-        chain = chain[len(chain) - chain[::-1].index(None):]
     ranges = True
-    for name in chain:
-        assert name is not None
+    for name in build_chain(c.chain):
         sf = c.live.get(name)
         if sf is None:
             r.log_error(WARN, f"Unknown filter {name} not added")

@@ -40,6 +40,10 @@ ERROR = 3
 DEFAULT_MAX_LINE = 1024 * 1024
 
 
+class _LineTooLong(Exception):
+    pass
+
+
 @dataclass(slots=True, frozen=True)
 class Pattern:
     regex: re.Pattern[str] | None
@@ -215,9 +219,10 @@ class SubstituteFilter:
             self.partial = text
             return ""
         self.partial = text[cut + 1:]
-        out = [substitute_line(self.patterns, ln)
-               for ln in text[:cut + 1].splitlines(keepends=True)]
-        return "".join(out)
+        lines = text[:cut + 1].splitlines(keepends=True)
+        if any(len(ln) > self.max_line for ln in lines):
+            raise _LineTooLong
+        return "".join(substitute_line(self.patterns, ln) for ln in lines)
 
     def filter(self, r: Request, bb: list[Any]) -> list[Any]:
         if self.done:
@@ -247,13 +252,16 @@ class SubstituteFilter:
                     break
                 continue
             for piece in pieces(b):
-                text = self._lines(piece.decode("latin-1"))
-                if text:
-                    out.append(text.encode("latin-1"))
-                if len(self.partial) > self.max_line:
+                try:
+                    text = self._lines(piece.decode("latin-1"))
+                except _LineTooLong:
+                    text = None
+                if text is None or len(self.partial) > self.max_line:
                     r.log_error(ERROR, f"Line too long, URI {r.uri}")
                     close_buckets(bb[i + 1:])
                     return self._fail(r, out)
+                if text:
+                    out.append(text.encode("latin-1"))
         return out
 
     def _fail(self, r: Request, out: list[Any]) -> list[Any]:

@@ -279,7 +279,7 @@ async def path_translated(r: Request) -> str | None:
         return None
     from featherd.core.http_request import lookup_uri
 
-    sub = await lookup_uri(r, escape_uri(r.path_info))
+    sub = await lookup_uri(r, escape_uri(r.path_info), method="GET")
     if sub.filename:
         return sub.filename + (sub.path_info or "")
     return None

@@ -426,7 +426,7 @@ async def _local_redirect(r: Request, location: str) -> None:
         await internal_redirect(r, location)
         return
     # in a sub-request the target's body belongs where ours would have gone
-    sub = await lookup_uri(r.main, location)
+    sub = await lookup_uri(r.main, location, method="GET")
     if sub.status == 200:
         await run_sub_req(sub, sink=r.ctx.get("sub_sink"))
 
@@ -534,7 +534,7 @@ async def include_cgi(ctx: Any, url: str) -> bool:
     from featherd.http.status import esc, is_redirect
 
     r = ctx.r
-    rr = await lookup_uri(r, url)
+    rr = await lookup_uri(r, url, method="GET")
     if rr.status != 200 or rr.path_info or rr.args is not None:
         return False
     if rr.finfo is None or not stat_mod.S_ISREG(rr.finfo.st_mode):

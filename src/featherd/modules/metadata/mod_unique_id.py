@@ -64,6 +64,10 @@ def host_address() -> int:
 @unique_id.hook("post_config")
 def global_init(tree: Any) -> int:
     _state["addr"] = host_address()
+    # Built in like every featherd module, but it costs every request something, so it
+    # works as in Apache only where the configuration asks for it: LoadModule
+    # unique_id_module (mod_log_forensic asks for an id itself when it needs one).
+    tree.extra["unique_id_active"] = "unique_id_module" in tree.extra.get("load_module_names", ())
     return OK
 
 
@@ -85,6 +89,12 @@ def make_id(r: Any) -> str:
 
 
 @unique_id.hook("post_read_request", order=MIDDLE)
+def gen_unique_id_hook(r: Any) -> int:
+    if r.tree.extra.get("unique_id_active"):
+        gen_unique_id(r)
+    return DECLINED
+
+
 def gen_unique_id(r: Any) -> int:
     env = r.subprocess_env
     if "UNIQUE_ID" not in env:          # mod_log_forensic may have asked first
@@ -96,6 +106,8 @@ def gen_unique_id(r: Any) -> int:
 @unique_id.hook("fixups", order=REALLY_FIRST)
 def keep_after_redirect(r: Any) -> int:
     """An internally redirected request keeps the original's identifier."""
+    if not r.tree.extra.get("unique_id_active"):
+        return DECLINED
     env = r.subprocess_env
     if "UNIQUE_ID" not in env:
         prev = env.get("REDIRECT_UNIQUE_ID")

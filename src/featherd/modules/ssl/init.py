@@ -64,6 +64,7 @@ class ServerSSL:
     strict_sni: bool = False
     certs: list[bytes] = field(default_factory=list)     # DER of the leaf certificates
     ca_names: int = -1
+    sni_switching: bool = False
 
 
 @dataclass
@@ -76,7 +77,6 @@ class SSLState:
     connect_seeds: list[SeedSpec] = field(default_factory=list)
     startup_log: list[tuple[int, str]] = field(default_factory=list)
     proxy: dict[int, Any] = field(default_factory=dict)
-    shared_ctx: dict[int, ssl.SSLContext] = field(default_factory=dict)
 
     def for_server(self, s: Any) -> ServerSSL | None:
         return self.servers.get(id(s))
@@ -138,6 +138,8 @@ def ssl_init_module(tree: Any) -> int:
         if ssl_module.sconf(s).enabled == "optional":
             raise ConfigError("SSLEngine optional (RFC 2817 upgrade) is not supported; "
                               "use SSLEngine on")
+    if enabled and os.environ.get("FEATHERD_CONFIG_TEST") == "1":
+        enabled = []     # -t: like httpd -t, no keys read (no pass phrase dialog)
     if enabled:
         state.log(INFO, "Init: Initializing (virtual) servers for SSL")
         _session_cache(state, mc, tree)
@@ -151,6 +153,7 @@ def ssl_init_module(tree: Any) -> int:
             raise
         dialog.finish()
         _check_servers(tree, state)
+        install_sni_switching(tree, state)
     from featherd.modules.ssl.proxy import init_proxy
 
     init_proxy(tree, state)
@@ -174,13 +177,6 @@ def ssl_open_logs(tree: Any) -> int:
             log.log(level, msg)
     state.startup_log = []
     return OK
-
-
-@ssl_module.hook("child_exit")
-def ssl_child_exit(tree: Any) -> None:
-    state: SSLState | None = tree.extra.get("ssl")
-    if state is not None and state.mutex is not None and state.mutex.kind == "file":
-        pass   # the master removes the lock file
 
 
 def _builtin() -> Any:
@@ -249,7 +245,12 @@ def _session_cache(state: SSLState, mc: SSLServerConfig, tree: Any) -> None:
         return
     if not libssl.AVAILABLE:
         return
-    state.mutex = Mutex(v(mc.mutex, None))
+    try:
+        state.mutex = Mutex(v(mc.mutex, None))
+    except OSError as e:
+        raise ConfigError(f"mod_ssl: Child could not open SSLMutex lockfile "
+                          f"{e.filename} (System error follows)\nSystem: {e.strerror} "
+                          f"(errno: {e.errno})") from None
     try:
         state.cache = make_cache(spec, timeout, state.mutex)
     except OSError as e:
@@ -315,11 +316,26 @@ def configure_server(s: Any, tree: Any, dialog: pphrase.Dialog, state: SSLState)
         "none", "nonenotnull")
     libssl.set_session_cache(ctx, state.cache, cache_on,
                              int(v(sc.session_timeout, DEFAULT_SESSION_TIMEOUT)))
+    return srv
+
+
+def install_sni_switching(tree: Any, state: SSLState) -> None:
+    """Where several servers share an address (name-based vhosts), the first one's
+    context picks the vhost by SNI: a ClientHello callback (before any session is
+    resumed), else Python's SNI callback. Elsewhere nothing runs during the handshake;
+    the name the client sent is read afterwards for SSL_TLS_SNI and the Host check."""
+    from featherd.core.vhost import VhostMap
     from featherd.modules.ssl.tls import sni_callback
 
-    ctx.sni_callback = sni_callback
-    libssl.ctx_set_client_hello(ctx)
-    return srv
+    for group in VhostMap(tree).groups():
+        if len(group.servers) < 2:
+            continue
+        srv = state.for_server(group.servers[0])
+        if srv is None or srv.sni_switching:
+            continue
+        srv.sni_switching = True
+        if not libssl.ctx_set_client_hello(srv.ctx):
+            srv.ctx.sni_callback = sni_callback
 
 
 def set_protocols(ctx: ssl.SSLContext, protos: frozenset[str], vid: str,
@@ -328,10 +344,10 @@ def set_protocols(ctx: ssl.SSLContext, protos: frozenset[str], vid: str,
         which = "SSLProxyProtocol" if proxy else "SSLProtocol"
         raise ConfigError(f"No SSL protocols available [hint: {which}] ({vid})")
     versions = [p for p in TLS_VERSIONS if p in protos]
-    ctx.minimum_version = _TLS[versions[0]]
-    ctx.maximum_version = _TLS[versions[-1]]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1/TLSv1.1 asked for
+        ctx.minimum_version = _TLS[versions[0]]
+        ctx.maximum_version = _TLS[versions[-1]]
         for p in TLS_VERSIONS[TLS_VERSIONS.index(versions[0]):
                               TLS_VERSIONS.index(versions[-1]) + 1]:
             if p not in protos:

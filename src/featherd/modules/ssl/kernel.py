@@ -142,7 +142,6 @@ async def ssl_hook_access(r: Request) -> int:
 async def _per_dir_renegotiation(r: Request, dc: Any, t: Any) -> int:
     """The per-directory part of ssl_hook_Access: a new handshake when the directory
     asks more than the connection was made with."""
-    srv = t.srv
     level = t.verify_level
     depth = t.verify_depth
     new_level = dc.verify_client if dc.verify_client is not UNSET else level
@@ -151,12 +150,17 @@ async def _per_dir_renegotiation(r: Request, dc: Any, t: Any) -> int:
     if _STRENGTH[new_level] > _STRENGTH[level] or (
             new_level == "optional" and level == "optional_no_ca"):
         reneg = True
-        if _opts(dc).has(Opt.OPTRENEGOTIATE) and level == "none" and t.client_cert():
-            reneg = False           # "quick" renegotiation: the certificate is there
         r.log_error(DEBUG, "Changed client verification type will force renegotiation")
     elif new_depth < depth and new_level != "none":
         reneg = True
         r.log_error(DEBUG, "Reduced client verification depth will force renegotiation")
+    if reneg and _opts(dc).has(Opt.OPTRENEGOTIATE) and t.client_cert() and \
+            t.verify_status() == "SUCCESS" and len(t.client_chain()) <= new_depth:
+        # SSLOptions +OptRenegotiate: the certificate already shown passes the stricter
+        # settings (verified, chain short enough): no new handshake
+        r.log_error(DEBUG, "Performing quick renegotiation: just re-verifying the peer")
+        t.verify_level, t.verify_depth = new_level, new_depth
+        reneg = False
     ciphers = None
     if dc.cipher_suite is not UNSET:
         current = (t.sslobj.cipher() or ("",))[0]
@@ -200,7 +204,6 @@ async def _per_dir_renegotiation(r: Request, dc: Any, t: Any) -> int:
             r.log_error(ERROR, f"SSL cipher suite not renegotiated: access to "
                                f"{r.filename or r.uri} denied using cipher {now}")
             return 403
-    del srv
     return 0
 
 
@@ -325,5 +328,33 @@ def ssl_hook_fixup(r: Request) -> int:
             r.user = val
     return DECLINED
 
+
+# --- 2.4's authorization providers: Require ssl, Require ssl-verify-client ----------------
+class SSLRequireProvider:
+    """``Require ssl``: granted on an SSL connection (unlike SSLRequireSSL it combines
+    with other Require lines in <RequireAny>/<RequireAll>)."""
+
+    def check(self, r: Request, args: str, parsed: Any) -> int:
+        from featherd.modules.aaa.common import AUTHZ_DENIED, AUTHZ_GRANTED
+
+        t = sslconn_of(r.connection)
+        return AUTHZ_GRANTED if t is not None and t.sslobj is not None else AUTHZ_DENIED
+
+
+class SSLVerifyClientProvider:
+    """``Require ssl-verify-client``: granted to a client that showed a certificate
+    that verified (useful with SSLVerifyClient optional)."""
+
+    def check(self, r: Request, args: str, parsed: Any) -> int:
+        from featherd.modules.aaa.common import AUTHZ_DENIED, AUTHZ_GRANTED
+
+        t = sslconn_of(r.connection)
+        if t is not None and t.sslobj is not None and t.verify_status() == "SUCCESS":
+            return AUTHZ_GRANTED
+        return AUTHZ_DENIED
+
+
+ssl_module.provider("authz", "ssl", SSLRequireProvider())
+ssl_module.provider("authz", "ssl-verify-client", SSLVerifyClientProvider())
 
 __all__ = ["NON_SSL_NOTES", "ssl_hook_access", "ssl_hook_fixup", "ssl_hook_read_req"]

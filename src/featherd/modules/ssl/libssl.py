@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import ssl
-from collections.abc import Callable
 from typing import Any
 
 c_void_p, c_int, c_long, c_char_p, c_uint64 = (ctypes.c_void_p, ctypes.c_int, ctypes.c_long,
@@ -547,4 +546,4 @@ def forget_context(ctx: ssl.SSLContext) -> None:
     CACHES.pop(ctx_ptr(ctx), None)
 
 
-__all__ = ["AVAILABLE", "Callable", "LIB", "OPTIONAL_ERRORS", "REASON", "ctx_ptr", "ssl_ptr"]
+__all__ = ["AVAILABLE", "LIB", "OPTIONAL_ERRORS", "REASON", "ctx_ptr", "ssl_ptr"]

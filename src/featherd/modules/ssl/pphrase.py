@@ -26,7 +26,7 @@ import sys
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
@@ -303,5 +303,5 @@ def _encrypted_type(pem: bytes) -> str:
     return "RSA"
 
 
-__all__ = ["BY_KEY", "Dialog", "IO", "KNOWN", "extract_key_pem", "key_type",
+__all__ = ["BY_KEY", "Dialog", "KNOWN", "extract_key_pem", "key_type",
            "private_key_phrase"]

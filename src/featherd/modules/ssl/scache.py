@@ -57,6 +57,7 @@ class Mutex:
                 base = os.path.join(base, "ssl_mutex")
             self.path = f"{base}.{os.getpid()}"
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.unlink(self.path)    # the workers inherit the descriptor; nothing is left
 
     def acquire(self) -> bool:
         if self.sem is not None:
@@ -84,10 +85,6 @@ class Mutex:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
 
 
 class ShmcbCache:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.core.connection import Connection
 from featherd.core.walk import fn_match
-from featherd.log import DEBUG, ERROR, INFO
+from featherd.log import DEBUG, INFO
 from featherd.modules.ssl import libssl
 
 if TYPE_CHECKING:
@@ -282,6 +282,10 @@ class TLSConnection(asyncio.Protocol):
         self._flush()
         self.mode = "open"
         self.sslobj = obj
+        if self.sni is None and self.sslp:
+            name = libssl.servername(self.sslp)
+            if name:
+                self.sni = name.lower().rstrip(".")
         conn = self.conn
         if conn is not None and conn.base is not None and conn.base.error_log is not None \
                 and conn.base.error_log.enabled(DEBUG):
@@ -327,6 +331,7 @@ class TLSConnection(asyncio.Protocol):
         assert obj is not None
         chunks = []
         eof = False
+        incoming = self.incoming
         while True:
             try:
                 d = obj.read(READ_SIZE)
@@ -344,6 +349,8 @@ class TLSConnection(asyncio.Protocol):
                 eof = True
                 break
             chunks.append(d)
+            if not incoming.pending and not obj.pending():  # type: ignore[union-attr]
+                break
         self._flush()
         conn = self.conn
         assert conn is not None
@@ -686,4 +693,4 @@ def _library_text(e: BaseException) -> str:
     return str(e)
 
 
-__all__ = ["ERROR", "TLSConnection", "protocol_factory", "sni_callback"]
+__all__ = ["TLSConnection", "protocol_factory", "sni_callback"]

@@ -186,7 +186,7 @@ def _general_name(g: Any) -> str:
         return f"URI:{g.value}"
     if isinstance(g, x509.DirectoryName):
         return f"DirName:{oneline(g.value)}"
-    return f"othername:<unsupported>"
+    return "othername:<unsupported>"
 
 
 def ext_text(val: Any) -> str:

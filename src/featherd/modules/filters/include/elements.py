@@ -242,7 +242,7 @@ async def _with_access(ctx: IncludesFilter, nodes: list[expr_mod.Node],
         url = ctx.parse_string(nd.right.value)
         if url in results:
             continue
-        rr = await lookup_uri(ctx.r, url)
+        rr = await lookup_uri(ctx.r, url, method="GET")
         results[url] = rr.status < 400
         if not results[url]:
             ctx.log(DEBUG, f"mod_include: The tested subrequest -A \"{url}\" returned an "
@@ -381,7 +381,7 @@ async def find_file(ctx: IncludesFilter, element: str, tag: str, val: str
         ctx.log(ERROR, f"unable to lookup information about \"{val}\" in parsed file {fn}")
         return None
     if tag == "virtual":
-        rr = await lookup_uri(r, val)
+        rr = await lookup_uri(r, val, method="GET")
         if rr.status == 200 and rr.finfo is not None:
             return rr.finfo
         ctx.log(ERROR, f"unable to get information about \"{val}\" in parsed file {fn}")
@@ -465,7 +465,7 @@ async def _include_one(ctx: IncludesFilter, tag: str, val: str) -> bool:
         else:
             rr = await _lookup_file(ctx, rel)
     else:
-        rr = await lookup_uri(r, parsed)
+        rr = await lookup_uri(r, parsed, method="GET")
     if err is None and rr is not None and rr.status != 200:
         err = "unable to include \"{v}\" in parsed file {f}"
     if err is None and rr is not None and ctx.no_exec and rr.content_type and \

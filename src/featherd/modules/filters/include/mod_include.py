@@ -6,13 +6,15 @@ INCLUDES .shtml``, ``SetOutputFilter INCLUDES``, the 2.2 ``server-parsed`` handl
 ``text/x-server-parsed-html`` type, or XBitHack (text/html files with the user
 execute bit; ``full`` also sends Last-Modified when the group execute bit is set).
 
-The document is scanned as it streams (parser.py); elements run in order: config,
-echo, exec (mod_cgi's), fsize, flastmod, include (file= and virtual=, through
-sub-requests whose output is spliced in after this filter), printenv, set, if / elif /
-else / endif (expr.py), and 2.4's comment. Elements that wait (sub-requests, programs)
-make the filter finish the document in a task; the handler's completion waits for it
-(``r.ctx["filter_waits"]``). The response loses Content-Length, ETag (unless SSIETag
-on) and Last-Modified (unless XBitHack full or SSILastModified on), as Apache's does.
+The document is scanned as it streams (parser.py); elements (elements.py) run in
+order: config, echo, exec (mod_cgi's), fsize, flastmod, include (file= and virtual=,
+through sub-requests whose output is spliced in at the element), printenv, set,
+if / elif / else / endif (expr.py), and 2.4's comment; values.py holds the encodings,
+times and variables. Elements that wait (sub-requests, programs) make the filter finish
+the document in a task; the handler's completion waits for it (``r.ctx["filter_waits"]``).
+Output is held until the end (or 64 KiB), so a small page leaves in one write. The
+response loses the file's Content-Length, ETag (unless SSIETag on) and Last-Modified
+(unless XBitHack full or SSILastModified on), as Apache's does.
 """
 
 from __future__ import annotations
@@ -254,9 +256,9 @@ class IncludesFilter:
 
         r = self.r
         chain = r.output_filters
-        idx = -1
+        idx = len(chain)                   # not in the chain (any more): the network
         for i, f in enumerate(chain):
-            if f is self:
+            if f is self or getattr(f, "inner", None) is self:   # mod_filter's harness
                 idx = i
                 break
         for f in chain[idx + 1:]:

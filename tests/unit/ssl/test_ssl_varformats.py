@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+
 from featherd.modules.ssl import certtool as ct
 from featherd.modules.ssl.vars import (
     FIXUP_VARS,
