@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from featherd.config.merge import UNSET
 from featherd.support import suexec
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
@@ -102,3 +103,19 @@ def test_suexec_clean_env_and_identity() -> None:
     assert suexec.identity_from_config("u", "g") == ("u", "g")
     line = suexec.status_line()
     assert line.startswith(' -D SUEXEC_BIN="featherd.support.suexec" (suEXEC ')
+
+
+def test_suexec_request_identity(monkeypatch: Any) -> None:
+    class R:
+        def __init__(self, notes: dict[str, str], main: Any = None) -> None:
+            self.notes = notes
+            self.main = main
+
+    monkeypatch.setattr(suexec.os, "geteuid", lambda: 0)
+    # mod_userdir's note wins (the user and their group), also from a sub-request's main
+    assert suexec.request_identity(R({"mod_userdir_user": "bob"}), ("u", "g")) == ("~bob", "")
+    assert suexec.request_identity(R({}, R({"mod_userdir_user": "bob"})), None) == ("~bob", "")
+    assert suexec.request_identity(R({}), ("u", "g")) == ("u", "g")
+    assert suexec.request_identity(R({}), UNSET) is None      # no SuexecUserGroup
+    monkeypatch.setattr(suexec.os, "geteuid", lambda: 1000)
+    assert suexec.request_identity(R({"mod_userdir_user": "bob"}), ("u", "g")) is None

@@ -3,11 +3,12 @@
 The package follows mod_ssl's own files: :mod:`.mod_ssl` (module record and directives,
 ssl_engine_config.c), :mod:`.init` (contexts at start-up, ssl_engine_init.c),
 :mod:`.pphrase` (SSLPassPhraseDialog), :mod:`.tls` (the TLS layer under the HTTP
-connection, ssl_engine_io.c), :mod:`.kernel` (request hooks, ssl_engine_kernel.c),
+connection, ssl_engine_io.c) with :mod:`.reneg` (per-directory renegotiation),
+:mod:`.kernel` (request hooks, ssl_engine_kernel.c),
 :mod:`.vars` (SSL_* variables and log formats, ssl_engine_vars.c), :mod:`.expr`
 (SSLRequire), :mod:`.scache` (SSLSessionCache, SSLMutex), :mod:`.proxy` (the SSLProxy*
-client side for mod_proxy), :mod:`.libssl` (the OpenSSL calls Python's ssl lacks) and
-:mod:`.certtool` (the ``featherd-ssl`` certificate tool).
+client side for mod_proxy), :mod:`.libssl` (the OpenSSL calls Python's ssl lacks),
+:mod:`.pki` (keys and certificates) and :mod:`.certtool` (the ``featherd-ssl`` tool).
 
 Other modules use :func:`ssl_var_lookup` (``tree.extra["ssl_var_lookup"]``, mod_ssl's
 optional function) and :func:`is_https`; mod_proxy uses :func:`proxy_context`.

@@ -262,7 +262,7 @@ def _session_cache(state: SSLState, mc: SSLServerConfig, tree: Any) -> None:
 
 # --- self-signed certificates (SSLGenerateSelfSigned) -------------------------------------------
 def _generate_missing(tree: Any, enabled: list[Any], state: SSLState) -> None:
-    from featherd.modules.ssl.certtool import ensure_self_signed
+    from featherd.modules.ssl.pki import ensure_self_signed
 
     for s in enabled:
         sc: SSLServerConfig = ssl_module.sconf(s)

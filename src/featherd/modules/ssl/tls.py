@@ -32,11 +32,11 @@ from featherd.core.connection import Connection
 from featherd.core.walk import fn_match
 from featherd.log import DEBUG, INFO
 from featherd.modules.ssl import libssl
+from featherd.modules.ssl.reneg import READ_SIZE, Renegotiation, library_text
 
 if TYPE_CHECKING:
     from featherd.modules.ssl.init import ServerSSL, SSLState
 
-READ_SIZE = 32 * 1024
 #: first bytes of a request line: a method token is upper-case letters
 _METHOD_START = frozenset(range(0x41, 0x5B))
 
@@ -56,7 +56,7 @@ def sni_callback(obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
         t.on_sni(name)
 
 
-class TLSConnection(asyncio.Protocol):
+class TLSConnection(Renegotiation, asyncio.Protocol):
     """The socket's protocol and, for a TLS connection, the Connection's transport."""
 
     def __init__(self, worker: Any, spec: Any, state: SSLState | None) -> None:
@@ -305,7 +305,7 @@ class TLSConnection(asyncio.Protocol):
             self._log(INFO, f"SSL client authentication failed: {why}")
         self._log(INFO, f"SSL library error 1 in handshake (server "
                         f"{srv.vhost_id if srv else '?'})")
-        self._log(INFO, f"SSL Library Error: {_library_text(e)}")
+        self._log(INFO, f"SSL Library Error: {library_text(e)}")
         self._linger_close()
 
     def _linger_close(self) -> None:
@@ -341,7 +341,7 @@ class TLSConnection(asyncio.Protocol):
                 eof = True
                 break
             except ssl.SSLError as e:
-                self._log(INFO, f"SSL library error reading data: {_library_text(e)}")
+                self._log(INFO, f"SSL library error reading data: {library_text(e)}")
                 self._flush()
                 self.abort()
                 return
@@ -377,7 +377,7 @@ class TLSConnection(asyncio.Protocol):
         try:
             self.sslobj.write(data)
         except ssl.SSLError as e:
-            self._log(INFO, f"SSL library error writing data: {_library_text(e)}")
+            self._log(INFO, f"SSL library error writing data: {library_text(e)}")
             self.abort()
             return
         self._flush()
@@ -526,136 +526,6 @@ class TLSConnection(asyncio.Protocol):
     def secure_reneg(self) -> bool:
         return libssl.secure_renegotiation(self.sslp) if self.sslp else False
 
-    # -- per-directory client verification: renegotiation / post-handshake auth ----------------
-    async def renegotiate(self, level: str, depth: int, ciphers: str | None,
-                          timeout: float) -> str | None:
-        """Ask the client for a certificate (again) under ``level``/``depth``, or for
-        another cipher; None when done, else the reason it could not be done."""
-        obj = self.sslobj
-        if obj is None or not self.sslp:
-            return "re-negotiation is not available"
-        from featherd.modules.ssl.init import verify_mode_bits
-
-        tls13 = obj.version() == "TLSv1.3"
-        mode = verify_mode_bits(level)
-        self.verify_level, self.verify_depth = level, depth
-        self.verify_error = None
-        self.verify_info = None
-        self._client_cert = False
-        self._chain = None
-        libssl.set_verify_result(self.sslp, libssl.X509_V_OK)
-        if tls13:
-            if ciphers:
-                return "TLSv1.3 does not support renegotiation (per-directory " \
-                       "SSLCipherSuite)"
-            libssl.ssl_set_verify(self.sslp, mode | libssl.SSL_VERIFY_POST_HANDSHAKE)
-            try:
-                obj.verify_client_post_handshake()
-            except (ssl.SSLError, ValueError) as e:
-                return f"cannot perform post-handshake authentication: {_library_text(e)}"
-            self.pha = True
-            self.pha_armed = False
-            self.pha_done = False
-            libssl.watch_handshakes(self.sslp)
-        else:
-            libssl.ssl_set_verify(self.sslp, mode)
-            if ciphers and not libssl.ssl_set_cipher_list(self.sslp, ciphers):
-                return f"unable to reconfigure the cipher suite '{ciphers}'"
-            if not libssl.renegotiate(self.sslp):
-                return "SSL_renegotiate failed"
-            self.pha = False
-        self.mode = "reneg"
-        self.waiter = asyncio.get_running_loop().create_future()
-        self._reneg_step()
-        try:
-            return await asyncio.wait_for(self.waiter, timeout)
-        except TimeoutError:
-            self.mode = "open"
-            return "timeout waiting for the client's re-negotiation handshake"
-        finally:
-            self.waiter = None
-
-    def handshake_done_callback(self) -> None:
-        """OpenSSL finished a handshake: after our CertificateRequest went out, that is
-        the client's answer to post-handshake authentication."""
-        if self.pha_armed:
-            self.pha_done = True
-
-    def _pha_step(self) -> None:
-        obj = self.obj
-        assert obj is not None
-        try:
-            if not self.pha_armed:
-                try:
-                    obj.do_handshake()          # sends the CertificateRequest
-                finally:
-                    self.pha_armed = True
-                self._flush()
-                return
-            chunks = []
-            while not self.pha_done:
-                try:
-                    d = obj.read(READ_SIZE)
-                except ssl.SSLWantReadError:
-                    break
-                if not d:
-                    break
-                chunks.append(d)
-            if chunks and self.conn is not None:
-                self.conn.data_received(b"".join(chunks))
-        except ssl.SSLWantReadError:
-            self._flush()
-            return
-        except (ssl.SSLError, OSError) as e:
-            self._flush()
-            self._reneg_done(f"post-handshake authentication failed: {_library_text(e)}")
-            return
-        self._flush()
-        if self.pha_done:
-            self._reneg_done(None)
-
-    def _reneg_step(self) -> None:
-        """TLS 1.2: SSL_renegotiate was called; drive the new handshake."""
-        if self.pha:
-            self._pha_step()
-            return
-        obj = self.obj
-        assert obj is not None
-        try:
-            obj.do_handshake()
-            chunks = []
-            while libssl.renegotiate_pending(self.sslp):
-                try:
-                    d = obj.read(READ_SIZE)
-                except ssl.SSLWantReadError:
-                    break
-                if not d:
-                    break
-                chunks.append(d)
-            if chunks and self.conn is not None:
-                self.conn.data_received(b"".join(chunks))
-            if libssl.renegotiate_pending(self.sslp):
-                self._flush()
-                return
-        except ssl.SSLWantReadError:
-            self._flush()
-            return
-        except (ssl.SSLError, OSError) as e:
-            self._flush()
-            self._reneg_done(f"re-negotiation handshake failed: {_library_text(e)}")
-            return
-        self._flush()
-        self._reneg_done(None)
-
-    def _reneg_done(self, error: str | None) -> None:
-        if self.mode == "reneg":
-            self.mode = "open"
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(error)
-        if error is None and self.incoming is not None and self.incoming.pending:
-            self._read()
-
     # -- logging -------------------------------------------------------------------------------
     def _debug(self) -> bool:
         conn = self.conn
@@ -680,17 +550,6 @@ def _server_matches(s: Any, name: str) -> bool:
     if name in s.names:
         return True
     return any(fn_match(w, name, pathname=False) for w in s.wild_names)
-
-
-def _library_text(e: BaseException) -> str:
-    """An OpenSSL error the way mod_ssl logs it."""
-    lib = getattr(e, "library", None)
-    reason = getattr(e, "reason", None)
-    if reason:
-        text = f"{lib or 'SSL'} routines: {reason.lower().replace('_', ' ')}"
-        vm = getattr(e, "verify_message", None)
-        return f"{text} ({vm})" if vm else text
-    return str(e)
 
 
 __all__ = ["TLSConnection", "protocol_factory", "sni_callback"]
