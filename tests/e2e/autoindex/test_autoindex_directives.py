@@ -46,6 +46,8 @@ def start(make_server: Any, directives: str, files: dict[str, str | bytes] | Non
 
 def get(srv: Any, rel: str = "", **kw: Any) -> requests.Response:
     """GET the server's directory, or ``rel`` below it ("?C=S", "sub/")."""
+    # identity: mod_negotiation respells x-gzip as the client's "gzip" (as Apache does)
+    kw.setdefault("headers", {"Accept-Encoding": "identity"})
     return requests.get(srv.url(srv.base + rel), timeout=10, **kw)
 
 
