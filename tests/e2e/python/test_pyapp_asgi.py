@@ -186,6 +186,8 @@ async def pid(req):
 async def disconnect(req):
     await req.body()
     m = await req._receive()
+    with open(os.path.join(HERE, "disconnect.seen"), "w") as f:
+        f.write(m["type"])
     return Response(m["type"])
 
 @app.route("/file")
@@ -235,6 +237,16 @@ ASGIScriptAlias /api @ROOT@/apps/app.py
 ASGIScriptAlias /raw @ROOT@/apps/raw.py
 {extra}
 """
+
+
+def wait_log(srv, text: str, secs: float = 3.0) -> bool:  # type: ignore[no-untyped-def]
+    """The error log gets some lines after the client has its response: poll."""
+    deadline = time.monotonic() + secs
+    while text not in srv.error_log():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 FILES = {"apps/app.py": APP, "apps/raw.py": RAW, "apps/data.bin": DATA}
@@ -323,10 +335,15 @@ def test_streaming_response_is_chunked_and_not_buffered(srv) -> None:  # type: i
 def test_disconnect_after_the_body_and_pathsend(srv) -> None:  # type: ignore[no-untyped-def]
     # after the body, receive() waits until the response is over or the client leaves;
     # here the app asks before answering: the client's close wakes it
+    seen = srv.root / "apps" / "disconnect.seen"
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
         s.sendall(b"POST /api/disconnect HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-        time.sleep(0.2)
-    time.sleep(0.3)
+        time.sleep(0.3)
+        assert not seen.exists()                     # still waiting: the client is there
+    deadline = time.monotonic() + 5
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen.read_text() == "http.disconnect"
     assert requests.get(srv.url("/api/pid")).status_code == 200
     r = requests.get(srv.url("/api/file"))
     assert r.content == DATA and r.headers["Content-Length"] == str(len(DATA))
@@ -352,7 +369,7 @@ def test_errors_are_500_and_the_worker_lives(srv) -> None:  # type: ignore[no-un
     # an exception once the response is complete is logged; the response stands
     r = requests.get(srv.url("/raw/after"))
     assert r.status_code == 200 and r.text == "complete"
-    assert "RuntimeError: background task failed" in srv.error_log()
+    assert wait_log(srv, "RuntimeError: background task failed")
     # an exception after the head: the connection is aborted (no last chunk)
     got = b""
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:

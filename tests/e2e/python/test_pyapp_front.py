@@ -64,11 +64,16 @@ RewriteRule ^/gone - [G]
     Options +Includes
     SetOutputFilter INCLUDES
 </Location>
+<Directory @ROOT@/htdocs>
+    Options +Includes
+    AddOutputFilter INCLUDES .shtml
+</Directory>
 """
 
 
 def files() -> dict[str, str]:
     return {"apps/w.py": WSGI, "apps/a.py": ASGI,
+            "htdocs/page.shtml": '[<!--#include virtual="/app/inc?q=1" -->]\n',
             "pw": f"alice:{P.apr_md5_encode('alicepw')}\nbob:{P.sha1_encode('bobpw')}\n"}
 
 
@@ -112,6 +117,15 @@ def test_output_filters_apply_to_the_application_body(make_server) -> None:  # t
     r = requests.get(s.url("/app/ssi"))
     assert r.text == "<p>/app/ssi</p>"
     assert "Content-Length" not in r.headers or r.headers["Content-Length"] == str(len(r.text))
+
+
+def test_ssi_include_virtual_of_an_application(make_server) -> None:  # type: ignore[no-untyped-def]
+    s = make_server(CONF, files=files())
+    r = requests.get(s.url("/page.shtml"))
+    assert r.status_code == 200
+    inner = r.text.strip()[1:-1]
+    assert __import__("json").loads(inner)["PATH_INFO"] == "/inc"
+    assert __import__("json").loads(inner)["QUERY_STRING"] == "q=1"
 
 
 def test_access_log_line_for_an_application(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,10 @@ As Apache 2.2's mod_deflate.c:
   computes a new length when the compressed body is complete in one brigade, else it is
   chunked). The ETag is left alone, as 2.2 does (2.4 appends "-gzip": that is
   ``DeflateAlterETag AddSuffix``).
-* The body is compressed brigade by brigade with a zlib stream (a FLUSH flushes it);
-  output goes on in pieces of ``DeflateBufferSize`` bytes. A big file is read in pieces in
+* The body is compressed brigade by brigade with a zlib stream; a FLUSH, or the end of
+  a brigade that leaves more to come (a CGI between two writes: Apache's core adds a
+  FLUSH when reading the script's pipe would block), flushes it so the client gets
+  what there is; a big file's output goes on in pieces of ``DeflateBufferSize`` bytes. A big file is read in pieces in
   a task that waits for the client to take each one, so no body is held whole.
   ``DeflateCompressionLevel``, ``DeflateMemLevel`` and ``DeflateWindowSize`` are zlib's
   parameters; ``DeflateFilterNote`` puts the input and output sizes (of the deflate stream,

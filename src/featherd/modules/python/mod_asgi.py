@@ -446,13 +446,15 @@ class Cycle:
         return {"type": "http.disconnect"}
 
     async def _wait_disconnect(self) -> None:
-        """Until the connection is lost or the response is over (the connection's data
-        waiter is woken by the loss, and by any data: then we look again)."""
+        """Until the connection is lost or the client has closed its side, or the
+        response is over (the connection's data waiter is woken by the loss, the end
+        of input, and by any data: then we look again)."""
         conn = self.conn
         loop = conn.loop
         if self.waiter is None:
             self.waiter = loop.create_future()
-        while not (self.complete or self.finished or conn.transport_closed):
+        while not (self.complete or self.finished or conn.transport_closed
+                   or conn.parser.eof):
             dw = conn.data_waiter
             if dw is None or dw.done():
                 dw = conn.data_waiter = loop.create_future()

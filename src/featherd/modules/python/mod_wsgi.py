@@ -710,10 +710,7 @@ async def wsgi_handler(r: Request) -> int:
     loop = r.connection.loop
     job = WSGIJob(r, loop, entry, st.st_mtime_ns, flag(dc.reloading, True))
     job.environ = build_environ(r, job, dc, mount, script_name, path_info, group)
-    if os.environ.get("XINLINE"):
-        res = job.run()
-    else:
-        res = await _pool(r).submit(loop, job.run)
+    res = await _pool(r).submit(loop, job.run)
     return job.finish(res)
 
 

@@ -130,15 +130,10 @@ class Dialog:
                      "In order to read them you have to provide the pass phrases.\n")
 
     def _read_secret(self) -> bytes | None:
-        if self.spec.kind == "pipe":
-            p = self._pipe()
-            assert p.stdout is not None
-            line = p.stdout.readline()
-            return line.rstrip(b"\r\n") if line else None
-        t = self._open_tty()
-        if not t:
-            return None
-        return _read_noecho(t)
+        p = self._pipe()
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        return line.rstrip(b"\r\n") if line else None
 
     def _pipe(self) -> subprocess.Popen[bytes]:
         if self.pipe is None:
@@ -162,9 +157,11 @@ class Dialog:
         if attempt == 0:
             self._header()
             self.say(f"\nServer {label} ({algo})\n")
-        # a |pipe program reads lines: its prompt ends with one
-        self.say(PROMPT + ("\n" if self.spec.kind == "pipe" else ""))
-        return self._read_secret()
+        if self.spec.kind == "pipe":
+            self.say(PROMPT + "\n")        # a |pipe program reads lines
+            return self._read_secret()
+        t = self._open_tty()
+        return _read_noecho(t, PROMPT.encode())
 
     def incorrect(self, left: int) -> None:
         self.say(f"Apache:mod_ssl:Error: Pass phrase incorrect ({left} more "
@@ -208,21 +205,24 @@ class _StdioTTY:
         return sys.stdin.buffer.readline()
 
 
-def _read_noecho(t: Any) -> bytes | None:
+def _read_noecho(t: Any, prompt: bytes) -> bytes | None:
+    """Echo off first, then the prompt (what is typed after it is never echoed nor
+    thrown away), one line, echo back on."""
     fd = t.fileno()
     old = None
     try:
         old = termios.tcgetattr(fd)
         new = termios.tcgetattr(fd)
         new[3] &= ~termios.ECHO
-        termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+        termios.tcsetattr(fd, termios.TCSADRAIN, new)
     except termios.error:
         old = None
+    t.write(prompt)
     try:
         line = _readline(t, fd)
     finally:
         if old is not None:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
         t.write(b"\n")
     if line is None:
         return None
