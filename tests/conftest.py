@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from featherd_testlib import SRC, Server, base_conf, free_port  # noqa: F401
 
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[object]:
     """make_server(conf_body, files={path: content}) -> started Server."""

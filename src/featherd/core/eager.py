@@ -5,8 +5,8 @@ trip through the event loop (Python 3.12's eager task factory, for 3.11)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
-from typing import Any, Callable
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
 
 class _Resume:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 OK = 0
 DECLINED = -1

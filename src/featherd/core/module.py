@@ -15,7 +15,8 @@ filters and providers, and the classes of its per-server and per-directory recor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from featherd.config.directives import ArgSpec, Context, Directive, Override
 from featherd.config.merge import merge_records
