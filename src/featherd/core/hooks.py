@@ -35,7 +35,8 @@ HOOK_SPECS: dict[str, Policy] = {
     "pre_config": Policy.VOID,
     "post_config": Policy.RUN_ALL,
     "child_init": Policy.VOID,       # (tree, loop) in each worker, inside its event loop
-    "child_exit": Policy.VOID,       # (tree) when a worker stops: flush buffers
+    "child_exit": Policy.VOID,       # (tree) when a worker stops: flush buffers (an
+                                     # awaitable returned is awaited: ASGI lifespan)
     "open_logs": Policy.RUN_ALL,     # (tree) after post_config, in the process that serves
     # connection
     "pre_connection": Policy.RUN_ALL,

@@ -386,6 +386,16 @@ def test_errors_are_500_and_the_worker_lives(srv) -> None:  # type: ignore[no-un
     assert requests.get(srv.url("/api/pid")).text == pid
 
 
+def test_limit_request_body(make_server) -> None:  # type: ignore[no-untyped-def]
+    s = make_server(conf("<Location /api/upload>\nLimitRequestBody 1000\n</Location>"),
+                    files=dict(FILES))
+    assert requests.post(s.url("/api/upload"), data=b"x" * 5000).status_code == 413
+    r = requests.post(s.url("/api/upload"), data=iter([b"y" * 600] * 5))
+    assert r.status_code == 413
+    assert "stopped after the request body failed" in s.error_log()
+    assert requests.post(s.url("/api/upload"), data=b"x" * 999).json()["length"] == 999
+
+
 def test_lifespan_auto_unsupported_and_shutdown(make_server) -> None:  # type: ignore[no-untyped-def]
     s = make_server(conf(), files=dict(FILES))
     r = requests.get(s.url("/raw/x"))

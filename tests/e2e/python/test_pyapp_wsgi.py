@@ -471,6 +471,35 @@ WSGIScriptAlias /missing @ROOT@/apps/missing.py
     assert requests.get(s.url("/syntax/hello")).text == "Hello world"
 
 
+SLEEPY = '''
+import threading, time
+def application(environ, start_response):
+    time.sleep(float(environ["QUERY_STRING"] or "0.4"))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [threading.current_thread().name.encode()]
+'''
+
+
+def test_thread_pool_size_and_the_loop_never_blocks(make_server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = make_server("StartServers 1\nWSGIThreads 2\nWSGIScriptAlias /s @ROOT@/apps/s.py\n",
+                    files={"apps/s.py": SLEEPY, "htdocs/static.txt": "static"})
+    requests.get(s.url("/s?0"))
+    with ThreadPoolExecutor(4) as ex:
+        t0 = time.monotonic()
+        futs = [ex.submit(requests.get, s.url("/s?0.4")) for _ in range(4)]
+        time.sleep(0.1)
+        # two requests sleep in the two threads, two wait: the loop still serves
+        t1 = time.monotonic()
+        assert requests.get(s.url("/static.txt")).text == "static"
+        assert time.monotonic() - t1 < 0.25
+        names = {f.result().text for f in futs}
+        elapsed = time.monotonic() - t0
+    assert names == {"featherd-wsgi-0", "featherd-wsgi-1"}
+    assert elapsed >= 0.8                        # 4 requests, 2 at a time
+
+
 VERSIONED = '''
 import helper
 def application(environ, start_response):

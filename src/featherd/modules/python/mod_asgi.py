@@ -301,9 +301,11 @@ def _entry(r: Request, path: str, cname: str, mode: str | None) -> ASGIEntry:
     return e  # type: ignore[no-any-return]
 
 
-def _main_log(tree: Any) -> Callable[[int, str], None]:
+def _main_log(tree: Any, server: Any = None) -> Callable[[int, str], None]:
+    """A logger for what outlives one request (loading, lifespan): the server's error
+    log, without a client."""
     def log(level: int, msg: str) -> None:
-        el = tree.main.error_log
+        el = (server.error_log if server is not None else None) or tree.main.error_log
         if el is not None:
             el.log(level, msg)
     return log
@@ -487,7 +489,10 @@ class Cycle:
             if conn.transport_closed:
                 if not more:
                     self.complete = True
-                return                    # spec 2.3: nobody to tell
+                # spec 2.3: a no-op (as uvicorn); but an app that streams on without
+                # listening for http.disconnect must not hold the loop in a busy loop
+                await asyncio.sleep(0)
+                return
             if not self.applied:
                 self.applied = True
                 apply_headers(r, self.status, self.status_line, self.headers)
@@ -574,7 +579,8 @@ async def asgi_handler(r: Request) -> int:
     entry = _entry(r, path, mount.callable if mount is not None else "app",
                    mount.lifespan if mount is not None else None)
     try:
-        app = await entry.get(st.st_mtime_ns, flag(dc.reloading, True), r.log_error)
+        app = await entry.get(st.st_mtime_ns, flag(dc.reloading, True),
+                              _main_log(r.tree, r.server))
     except ScriptError as e:
         log_lines(r, e.lines)
         return 500
@@ -587,10 +593,16 @@ async def asgi_handler(r: Request) -> int:
         raise
     except BaseException:                    # SystemExit too: the worker lives on
         cyc.done()
-        log_exception(r, TAG, "ASGI", path, traceback_lines())
+        lines = traceback_lines()
+        if cyc.body_error and not cyc.started:
+            # the request body failed (too large, timed out, client gone): that status
+            r.log_error(INFO, f"{TAG} (pid={os.getpid()}): ASGI script '{path}' stopped "
+                              f"after the request body failed: {lines[-1]}")
+            return cyc.body_error
+        log_exception(r, TAG, "ASGI", path, lines)
         if cyc.complete:
             return OK
-        return cyc.body_error or 500
+        return 500
     cyc.done()
     if not cyc.started:
         r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): ASGI callable returned without "

@@ -279,7 +279,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         except (ssl.SSLError, OSError) as e:
             self._handshake_failed(e)
             return
-        self._flush()
+        if not self.incoming.pending:  # type: ignore[union-attr]
+            self._flush()       # else the request came with the Finished: _read sends
         self.mode = "open"
         self.sslobj = obj
         if self.sni is None and self.sslp:
@@ -319,7 +320,7 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         try:
             if raw.can_write_eof():
                 raw.write_eof()
-                asyncio.get_event_loop().call_later(2.0, raw.close)
+                asyncio.get_running_loop().call_later(2.0, raw.close)
                 return
         except (OSError, RuntimeError):
             pass
