@@ -250,6 +250,10 @@ def featherd_server(root: Path, docroot: Path, profile_to: Path | None = None) -
         PidFile logs/httpd.pid
         KeepAlive On
         MaxKeepAliveRequests 0
+        # configured alike: no .htaccess lookups (2.4's default; Debian's config for /)
+        <Directory />
+        AllowOverride None
+        </Directory>
         EnableSendfile On
         <IfModule mpm_event_module>
         StartServers 1
@@ -293,6 +297,9 @@ def apache_server(root: Path, docroot: Path) -> Server | str:
         LogLevel warn
         PidFile logs/httpd.pid
         Mutex file:{d}/logs default
+        <Directory />
+        AllowOverride None
+        </Directory>
         # one child process; enough threads for every wrk connection
         StartServers 1
         ServerLimit 1
