@@ -111,6 +111,10 @@ class CoreModule(Module):
 
 core = CoreModule("core_module", "core.c", dir_config=CoreDirConfig,
                   server_config=CoreServerConfig, description="Core Apache HTTP Server features")
+#: mod_version: <IfVersion> lives in its own module, as in Apache (so that
+#: <IfModule mod_version.c> is true); it is built in like the others.
+version = Module("version_module", "mod_version.c",
+                 description="Version dependent configuration")
 RSRC = Context.RSRC
 SERVER = Context.SERVER
 ALL = Context.ALL_DIR
@@ -210,7 +214,7 @@ def version_matches(op: str, spec: str, have: tuple[int, int, int] = APACHE_COMP
     raise DirectiveError(f"unrecognized operator '{op}'")
 
 
-@core.directive("IfVersion", args=ArgSpec.RAW_ARGS, context=ALL, override=Override.ALL,
+@version.directive("IfVersion", args=ArgSpec.RAW_ARGS, context=ALL, override=Override.ALL,
                 container=True, syntax="<IfVersion [[!]operator] version> ... </IfVersion>",
                 help="a comparison operator followed by a version, or a regular expression")
 def if_version(cmd: CmdParms, conf: Any, raw: str) -> None:

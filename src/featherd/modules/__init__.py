@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 #: (python module, attribute) of every built-in module, in load order.
 BUILTIN: list[tuple[str, str]] = [
     ("featherd.core.builtin", "core"),
+    ("featherd.core.core_module", "version"),
     ("featherd.mpm.directives", "mpm"),
     ("featherd.modules.aaa.mod_authn_file", "authn_file"),
     ("featherd.modules.aaa.mod_authn_dbm", "authn_dbm"),
