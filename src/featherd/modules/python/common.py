@@ -383,3 +383,28 @@ def flag(v: Any, default: bool) -> bool:
 
 __all__ = ["MOUNT_KEY", "Mount", "ProcessState", "ScriptError", "ThreadPool",
            "apply_headers", "best_mount", "load_callable", "parse_alias", "translate"]
+
+
+def script_precheck(r: Any, kind: str, label: str) -> tuple[Any, int]:
+    """What mod_wsgi and mod_asgi check before running a script: (mount, 0) or
+    (None, status). ``kind`` is the handler name, ``label`` "WSGI" or "ASGI"."""
+    import stat as stat_mod
+
+    from featherd.core.core_module import core, options
+
+    hit = r.ctx.get(MOUNT_KEY)
+    mount = hit[0] if hit is not None and hit[0].kind == kind else None
+    path = r.filename or ""
+    if mount is None and "ExecCGI" not in options(r.per_dir_config[core.index]):
+        r.log_error(ERROR, f"Options ExecCGI is off in this directory: {path}")
+        return None, 403
+    st = r.finfo
+    if st is None:
+        r.log_error(ERROR, f"Target {label} script not found or unable to stat: {path}")
+        return None, 404
+    if stat_mod.S_ISDIR(st.st_mode):
+        r.log_error(ERROR, f"Attempt to invoke directory as {label} application: {path}")
+        return None, 403
+    if r.body is not None and r.body.check_limit(r):
+        return None, 413
+    return mount, 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat as stat_mod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,6 @@ from urllib.parse import quote, unquote
 
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
-from featherd.core.core_module import core, options
 from featherd.core.hooks import FIRST, MIDDLE, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
@@ -47,7 +45,6 @@ from featherd.modules.python import common
 from featherd.modules.python.common import (
     ERROR,
     INFO,
-    MOUNT_KEY,
     WARN,
     ScriptError,
     apply_headers,
@@ -560,21 +557,11 @@ class Cycle:
 
 @asgi.handler("asgi-script")
 async def asgi_handler(r: Request) -> int:
-    hit = r.ctx.get(MOUNT_KEY)
-    mount = hit[0] if hit is not None and hit[0].kind == "asgi-script" else None
+    mount, status = common.script_precheck(r, "asgi-script", "ASGI")
+    if status:
+        return status
     path = r.filename or ""
-    if mount is None and "ExecCGI" not in options(r.per_dir_config[core.index]):
-        r.log_error(ERROR, f"Options ExecCGI is off in this directory: {path}")
-        return 403
     st = r.finfo
-    if st is None:
-        r.log_error(ERROR, f"Target ASGI script not found or unable to stat: {path}")
-        return 404
-    if stat_mod.S_ISDIR(st.st_mode):
-        r.log_error(ERROR, f"Attempt to invoke directory as ASGI application: {path}")
-        return 403
-    if r.body is not None and r.body.check_limit(r):
-        return 413
     dc: ASGIDirConfig = r.per_dir_config[asgi.index]
     entry = _entry(r, path, mount.callable if mount is not None else "app",
                    mount.lifespan if mount is not None else None)

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
-from featherd.core.core_module import core, options
 from featherd.core.hooks import FIRST, MIDDLE, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
@@ -48,7 +47,6 @@ from featherd.modules.python import common
 from featherd.modules.python.common import (
     ERROR,
     INFO,
-    MOUNT_KEY,
     ScriptError,
     ThreadPool,
     apply_headers,
@@ -681,21 +679,11 @@ def build_environ(r: Request, job: WSGIJob, dc: WSGIDirConfig, mount: Any,
 # --- the handler ------------------------------------------------------------------------
 @wsgi.handler("wsgi-script")
 async def wsgi_handler(r: Request) -> int:
-    hit = r.ctx.get(MOUNT_KEY)
-    mount = hit[0] if hit is not None and hit[0].kind == "wsgi-script" else None
+    mount, status = common.script_precheck(r, "wsgi-script", "WSGI")
+    if status:
+        return status
     path = r.filename or ""
-    if mount is None and "ExecCGI" not in options(r.per_dir_config[core.index]):
-        r.log_error(ERROR, f"Options ExecCGI is off in this directory: {path}")
-        return 403
     st = r.finfo
-    if st is None:
-        r.log_error(ERROR, f"Target WSGI script not found or unable to stat: {path}")
-        return 404
-    if stat_mod.S_ISDIR(st.st_mode):
-        r.log_error(ERROR, f"Attempt to invoke directory as WSGI application: {path}")
-        return 403
-    if r.body is not None and r.body.check_limit(r):
-        return 413
     dc: WSGIDirConfig = r.per_dir_config[wsgi.index]
     script_name, path_info = common.script_name_and_path_info(r)
     spec = mount.application_group if mount is not None and mount.application_group \
