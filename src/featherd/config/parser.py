@@ -185,6 +185,7 @@ def invoke(node: Node, cmd: CmdParms) -> None:
     if not cmd.built:
         node = _expand(node, cmd)
     c = cmd.child(node=node, info=row)
+    tree.used_directives.add(row.name)
     err = check_context(row, c)
     if err:
         raise ConfigError(err, node.filename, node.line)

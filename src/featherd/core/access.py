@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core
-from featherd.core.hooks import DECLINED, OK, run_all, run_first
+from featherd.core.hooks import DECLINED, OK, call_all, call_first, run_all, run_first
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -75,25 +75,60 @@ async def _authn(r: Request) -> int:
     return OK
 
 
-async def check_access(r: Request) -> int:
+def check_access(r: Request) -> Any:
+    """The access, authentication and authorisation phases with Satisfy. Returns the
+    result, or an awaitable when a hook must wait (see hooks.call_all): the common
+    request (no Require, no hook that waits) makes no coroutine."""
     if r.main is not None and r.main.per_dir_config is r.per_dir_config:
         # a sub-request with the same config: Apache skips the checks
         r.user = r.main.user
         r.ap_auth_type = r.main.ap_auth_type
         return OK
-    hooks = r.tree.hooks
+    hooks = r.tree.hooks.by_name
     if satisfies(r) != "any":
-        st = await run_all(hooks["access_checker"], r)
+        st = call_all(hooks["access_checker"], r)
+        if st.__class__ is not int:
+            return _check_access_all(r, st)
         if st != OK:
             return _decl_die(r, st, "check access")
-        # 2.4's access_checker_ex (mod_authz_core): OK grants without a user,
-        # DECLINED goes on to authentication, anything else is the answer
-        st = await run_first(hooks["access_checker_ex"], r)
-        if st != DECLINED:
-            return int(st)
-        if some_auth_required(r):
-            return await _authn(r)
-        return OK
+        return _after_access_all(r)
+    return _check_access_any(r)
+
+
+def _after_access_all(r: Request) -> Any:
+    # 2.4's access_checker_ex (mod_authz_core): OK grants without a user,
+    # DECLINED goes on to authentication, anything else is the answer
+    st = call_first(r.tree.hooks.by_name["access_checker_ex"], r)
+    if st.__class__ is not int:
+        return _ex_then_authn(r, st)
+    if st != DECLINED:
+        return int(st)
+    if some_auth_required(r):
+        return _authn(r)
+    return OK
+
+
+async def _check_access_all(r: Request, pending: Any) -> int:
+    st = await pending
+    if st != OK:
+        return _decl_die(r, st, "check access")
+    rv = _after_access_all(r)
+    if rv.__class__ is not int:
+        rv = await rv
+    return int(rv)
+
+
+async def _ex_then_authn(r: Request, pending: Any) -> int:
+    st = await pending
+    if st != DECLINED:
+        return int(st)
+    if some_auth_required(r):
+        return await _authn(r)
+    return OK
+
+
+async def _check_access_any(r: Request) -> int:
+    hooks = r.tree.hooks
     st = await run_all(hooks["access_checker"], r)
     if st != OK:
         ex = await run_first(hooks["access_checker_ex"], r)

@@ -83,6 +83,13 @@ class Hook:
     def modules(self) -> list[str]:
         return [e[3] for e in self.entries]
 
+    def keep_only(self, active: Callable[[str, Callable[..., Any], str], bool]) -> None:
+        """Run only the functions ``active`` accepts (``entries`` keeps them all, for
+        mod_info and -L); decided once per configuration."""
+        self.funcs = tuple((e[2], inspect.iscoroutinefunction(e[2])) for e in self.entries
+                           if active(self.name, e[2], e[3]))
+        self.any_async = any(a for _, a in self.funcs)
+
 
 class Hooks:
     """All hooks of a configured server."""
@@ -100,6 +107,42 @@ class Hooks:
     def __getitem__(self, name: str) -> Hook:
         return self.by_name[name]
 
+    def prune(self, tree: Any) -> None:
+        """Leave out of every hook the functions whose ``needs`` the configuration does
+        not meet (see Module.hook): a module with nothing configured costs a request
+        nothing. A directive is present when it was read anywhere in the configuration,
+        or when an .htaccess file may carry it: its override class is among those some
+        AllowOverride grants (2.2's default, AllowOverride All, grants every class)."""
+        from featherd.config.directives import Override
+
+        mods = {m.name: m for m in tree.modules}
+        used = {n.lower() for n in tree.used_directives}
+        possible = tree.possible_overrides()
+        registry = tree.registry
+
+        def present(name: str) -> bool:
+            if name.lower() in used:
+                return True
+            row = registry.get(name)
+            return row is not None and bool(row.override & possible) and \
+                row.override != Override.NONE
+
+        def active(hook_name: str, fn: Callable[..., Any], module: str) -> bool:
+            m = mods.get(module)
+            needs = m.hook_needs.get((hook_name, fn)) if m is not None else None
+            if needs is None:
+                return True
+            if callable(needs):
+                return bool(needs(tree))
+            if needs is True:
+                assert m is not None
+                return any(present(d.name) for d in m.directives)
+            return any(present(n) for n in needs)
+
+        for hook in self.by_name.values():
+            if any(e[3] in mods and mods[e[3]].hook_needs for e in hook.entries):
+                hook.keep_only(active)
+
 
 def run_first_sync(hook: Hook, *args: Any) -> Any:
     for fn, _ in hook.funcs:
@@ -110,9 +153,9 @@ def run_first_sync(hook: Hook, *args: Any) -> Any:
 
 
 async def run_first(hook: Hook, *args: Any) -> Any:
-    for fn, is_async in hook.funcs:
+    for fn, _ in hook.funcs:
         rv = fn(*args)
-        if is_async:
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
             rv = await rv
         if rv != DECLINED:
             return rv
@@ -128,9 +171,62 @@ def run_all_sync(hook: Hook, *args: Any) -> Any:
 
 
 async def run_all(hook: Hook, *args: Any) -> Any:
-    for fn, is_async in hook.funcs:
+    for fn, _ in hook.funcs:
         rv = fn(*args)
-        if is_async:
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
+            rv = await rv
+        if rv != OK and rv != DECLINED:
+            return rv
+    return OK
+
+
+# -- the request path's runners: no coroutine unless a function needs to wait -----------
+# A hook function may be a coroutine function, or a plain function that returns an int
+# when it can answer at once and an awaitable only when it must wait (the cheap common
+# case costs no coroutine). call_first/call_all return the result, or an awaitable the
+# caller awaits: ``rv = call_all(h, r); if rv.__class__ is not int: rv = await rv``.
+def call_first(hook: Hook, *args: Any) -> Any:
+    funcs = hook.funcs
+    for i, (fn, _) in enumerate(funcs):
+        rv = fn(*args)
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
+            return _first_rest(funcs, i, rv, args)
+        if rv != DECLINED:
+            return rv
+    return DECLINED
+
+
+async def _first_rest(funcs: Any, i: int, rv: Any, args: Any) -> Any:
+    rv = await rv
+    if rv != DECLINED:
+        return rv
+    for fn, _ in funcs[i + 1:]:
+        rv = fn(*args)
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
+            rv = await rv
+        if rv != DECLINED:
+            return rv
+    return DECLINED
+
+
+def call_all(hook: Hook, *args: Any) -> Any:
+    funcs = hook.funcs
+    for i, (fn, _) in enumerate(funcs):
+        rv = fn(*args)
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
+            return _all_rest(funcs, i, rv, args)
+        if rv != OK and rv != DECLINED:
+            return rv
+    return OK
+
+
+async def _all_rest(funcs: Any, i: int, rv: Any, args: Any) -> Any:
+    rv = await rv
+    if rv != OK and rv != DECLINED:
+        return rv
+    for fn, _ in funcs[i + 1:]:
+        rv = fn(*args)
+        if rv.__class__ is not int and hasattr(rv, "__await__"):
             rv = await rv
         if rv != OK and rv != DECLINED:
             return rv

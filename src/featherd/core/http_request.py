@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core
-from featherd.core.hooks import DECLINED, DONE, OK, run_all, run_first
+from featherd.core.hooks import DECLINED, DONE, OK, call_all, call_first
 from featherd.core.request import KNOWN_METHODS, BadURI, Request, parse_uri, run_phases
 from featherd.core.vhost import clean_host
 from featherd.core.walk import WalkError, location_confs, location_walk
@@ -86,9 +86,10 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
 
 async def process_request_internal(r: Request) -> int:
     """ap_process_request_internal, then the handler."""
-    hooks = r.tree.hooks
     if not r.is_subrequest and r.prev is None:
-        rv = await run_all(hooks["post_read_request"], r)
+        rv = call_all(r.tree.hooks.by_name["post_read_request"], r)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv != OK:
             return rv
     locs = location_walk(r)
@@ -422,30 +423,43 @@ async def _run_sub_phases(sub: Request, translate: bool) -> None:
         locs = location_walk(sub)
         sub.location_sections = tuple(locs)
         sub.per_dir_config = location_confs(sub, locs)
+        # call_first/call_all answer at once when no hook waits (no coroutine per phase)
         if translate:
-            rv = await run_first(hooks["translate_name"], sub)
+            rv = call_first(hooks["translate_name"], sub)
+            if rv.__class__ is not int:
+                rv = await rv
             if rv not in (OK, DONE):
                 sub.status = 500 if rv == DECLINED else rv
                 return
-        rv = await run_first(hooks["map_to_storage"], sub)
+        rv = call_first(hooks["map_to_storage"], sub)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv not in (OK, DECLINED, DONE):
             sub.status = rv
             return
-        rv = await run_all(hooks["header_parser"], sub)
+        rv = call_all(hooks["header_parser"], sub)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv != OK:
             sub.status = rv
             return
         from featherd.core.access import check_access
 
-        rv = await check_access(sub)
+        rv = check_access(sub)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv != OK:
             sub.status = rv
             return
-        rv = await run_first(hooks["type_checker"], sub)
+        rv = call_first(hooks["type_checker"], sub)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv not in (OK, DECLINED):
             sub.status = rv
             return
-        rv = await run_all(hooks["fixups"], sub)
+        rv = call_all(hooks["fixups"], sub)
+        if rv.__class__ is not int:
+            rv = await rv
         if rv != OK:
             sub.status = rv
             return
@@ -518,8 +532,9 @@ async def handle(conn: Any, head: RequestHead) -> Request:
 
 
 async def log_request(r: Request) -> None:
-    hooks = r.tree.hooks
     try:
-        await run_all(hooks["log_transaction"], r)
+        rv = call_all(r.tree.hooks.by_name["log_transaction"], r)
+        if rv.__class__ is not int and rv is not None:
+            await rv
     except Exception:
         r.log_error(ERROR, "log_transaction failed: " + traceback.format_exc().replace("\n", " | "))

@@ -42,6 +42,7 @@ class Module:
         self.server_config_cls = server_config
         self.directives: list[Directive] = []
         self.hooks: list[tuple[str, Callable[..., Any], int]] = []
+        self.hook_needs: dict[tuple[str, Callable[..., Any]], Any] = {}
         self.output_filters: list[tuple[str, int, Any]] = []
         self.input_filters: list[tuple[str, int, Any]] = []
         self.providers: list[tuple[str, str, Any]] = []
@@ -65,9 +66,20 @@ class Module:
             return fn
         return deco
 
-    def hook(self, name: str, order: int = MIDDLE) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def hook(self, name: str, order: int = MIDDLE, *, needs: Any = None
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register ``fn`` on hook ``name``.
+
+        ``needs`` keeps a function off the request path of a configuration that cannot
+        make it act (decided once, at start-up, by Hooks.prune): ``True`` means "one of
+        this module's own directives", a tuple names directives (any module's), a
+        callable ``(tree) -> bool`` decides itself. A directive counts when it appears in
+        the configuration, or when the .htaccess files that AllowOverride permits
+        somewhere could carry it. Without ``needs`` the function always runs."""
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.hooks.append((name, fn, order))
+            if needs is not None:
+                self.hook_needs[(name, fn)] = needs
             return fn
         return deco
 

@@ -16,10 +16,8 @@ from featherd.core.hooks import (
     DECLINED,
     DONE,
     OK,
-    run_all,
-    run_all_sync,
-    run_first,
-    run_first_sync,
+    call_all,
+    call_first,
 )
 from featherd.http.headers import Headers
 
@@ -290,36 +288,42 @@ def parse_uri(r: Request, target: str) -> None:
 async def run_phases(r: Request) -> int:
     """translate_name .. fixups, the handler. Returns OK/DONE or an HTTP status.
 
-    A hook whose functions are all plain functions is run without a coroutine (most
-    phases of a static request), so a request that never waits costs no awaits."""
-    hooks = r.tree.hooks
-    h = hooks["translate_name"]
-    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
+    The runners answer at once when no function of a phase has to wait (call_first /
+    call_all; see core/hooks.py), so a request that never waits makes no coroutines
+    for its phases."""
+    hooks = r.tree.hooks.by_name
+    rv = call_first(hooks["translate_name"], r)
+    if rv.__class__ is not int:
+        rv = await rv
     if rv == DECLINED:
         rv = 500
-    if rv not in (OK, DONE):
+    if rv != OK:
         return rv
-    if rv == DONE:
-        return DONE
-    h = hooks["map_to_storage"]
-    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
-    if rv not in (OK, DECLINED, DONE):
+    rv = call_first(hooks["map_to_storage"], r)
+    if rv.__class__ is not int:
+        rv = await rv
+    if rv != OK and rv != DECLINED and rv != DONE:
         return rv
-    h = hooks["header_parser"]
-    rv = await run_all(h, r) if h.any_async else run_all_sync(h, r)
+    rv = call_all(hooks["header_parser"], r)
+    if rv.__class__ is not int:
+        rv = await rv
     if rv != OK:
         return rv
     from featherd.core.access import check_access
 
-    rv = await check_access(r)
+    rv = check_access(r)
+    if rv.__class__ is not int:
+        rv = await rv
     if rv != OK:
         return rv
-    h = hooks["type_checker"]
-    rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
-    if rv not in (OK, DECLINED):
+    rv = call_first(hooks["type_checker"], r)
+    if rv.__class__ is not int:
+        rv = await rv
+    if rv != OK and rv != DECLINED:
         return rv
-    h = hooks["fixups"]
-    rv = await run_all(h, r) if h.any_async else run_all_sync(h, r)
+    rv = call_all(hooks["fixups"], r)
+    if rv.__class__ is not int:
+        rv = await rv
     if rv != OK:
         return rv
     return await invoke_handler(r)
@@ -345,8 +349,9 @@ async def invoke_handler(r: Request) -> int:
         if hasattr(rv, "__await__"):
             rv = await rv
     if rv == DECLINED:
-        h = r.tree.hooks["handler"]
-        rv = await run_first(h, r) if h.any_async else run_first_sync(h, r)
+        rv = call_first(r.tree.hooks.by_name["handler"], r)
+        if rv.__class__ is not int:
+            rv = await rv
     if rv == DECLINED:
         # no handler claimed it: the default handler (core)
         fn = handlers.get("default-handler")

@@ -173,7 +173,7 @@ def denied_log(r: Request) -> None:
                 + (r.filename if r.filename else "uri " + r.uri))
 
 
-@authz_host.hook("access_checker")
+@authz_host.hook("access_checker", needs=True)
 async def check_dir_access(r: Request) -> int:
     conf: HostDirConfig | None = r.per_dir_config[authz_host.index]
     if conf is None or not conf.touched:

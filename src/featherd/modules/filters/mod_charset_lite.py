@@ -138,7 +138,7 @@ def _translation(r: Request, conf: CharsetConfig, frm: str, to: str) -> Translat
     return Translator(a, b)
 
 
-@charset_lite.hook("fixups", order=MIDDLE)
+@charset_lite.hook("fixups", order=MIDDLE, needs=True)
 def find_code_page(r: Request) -> int:
     conf: CharsetConfig | None = r.per_dir_config[charset_lite.index]
     if conf is None:
@@ -172,7 +172,7 @@ def _v(x: Any, default: str = "(none)") -> str:
     return default if x is UNSET else str(x)
 
 
-@charset_lite.hook("insert_filter", order=REALLY_LAST)
+@charset_lite.hook("insert_filter", order=REALLY_LAST, needs=True)
 def xlate_insert_filter(r: Request) -> None:
     conf: CharsetConfig | None = r.per_dir_config[charset_lite.index]
     if conf is None:

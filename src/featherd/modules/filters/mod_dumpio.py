@@ -156,7 +156,7 @@ def _tap_output(conn: Any, dumper: _Dumper) -> None:
     conn.send = dumping_send
 
 
-@dumpio.hook("pre_connection", order=MIDDLE)
+@dumpio.hook("pre_connection", order=MIDDLE, needs=True)
 def dumpio_pre_conn(conn: Any) -> int:
     base = conn.base if conn.base is not None else conn.tree.main
     c: DumpIOConfig | None = base.module_config[dumpio.index]

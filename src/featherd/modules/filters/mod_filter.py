@@ -452,7 +452,7 @@ def _conf_live(r: Request) -> dict[str, SmartFilter]:
     return c.live if c is not None else {}
 
 
-@filter_mod.hook("insert_filter", order=MIDDLE)
+@filter_mod.hook("insert_filter", order=MIDDLE, needs=True)
 def filter_insert(r: Request) -> None:
     c: FilterConfig | None = r.per_dir_config[filter_mod.index]
     if c is None or not c.chain:

@@ -136,7 +136,7 @@ def forensic_id(r: Any) -> str:
     return f"{os.getpid()}:{int(time.time()):x}:{next(_ids):x}"
 
 
-@forensic.hook("post_read_request", order=REALLY_FIRST + 1)
+@forensic.hook("post_read_request", order=REALLY_FIRST + 1, needs=True)
 def log_before(r: Any) -> int:
     if r.prev is not None or r.main is not None:
         return DECLINED
@@ -156,7 +156,7 @@ def log_before(r: Any) -> int:
     return DECLINED
 
 
-@forensic.hook("log_transaction", order=REALLY_FIRST)
+@forensic.hook("log_transaction", order=REALLY_FIRST, needs=True)
 def log_after(r: Any) -> int:
     orig = r
     while orig.prev is not None:

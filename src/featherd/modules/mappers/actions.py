@@ -79,7 +79,7 @@ def _conf(r: Request) -> ActionDirConfig:
     return r.per_dir_config[actions.index]  # type: ignore[no-any-return]
 
 
-@actions.hook("handler", order=LAST)
+@actions.hook("handler", order=LAST, needs=True)
 async def action_handler(r: Request) -> int:
     from featherd.core.http_request import internal_redirect
     from featherd.modules.mappers.rewrite.util import escape_uri

@@ -301,7 +301,7 @@ def _redirect(r: Request, ret: str, status: int) -> int:
     return status
 
 
-@alias.hook("translate_name", order=FIRST)
+@alias.hook("translate_name", order=FIRST, needs=True)
 def translate_alias_redir(r: Request) -> int:
     uri = r.uri
     if uri and uri[0] != "/":
@@ -321,7 +321,7 @@ def translate_alias_redir(r: Request) -> int:
     return DECLINED
 
 
-@alias.hook("fixups", order=MIDDLE)
+@alias.hook("fixups", order=MIDDLE, needs=True)
 def fixup_redir(r: Request) -> int:
     dc: AliasDirConfig = r.per_dir_config[alias.index]
     if dc is None or not dc.redirects:

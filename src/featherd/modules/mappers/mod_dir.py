@@ -342,15 +342,17 @@ async def _fallback(r: Request, d: DirConfig) -> int:
 
 
 @dir_mod.hook("fixups", order=LAST)
-async def dir_fixups(r: Request) -> int:
+def dir_fixups(r: Request) -> Any:
+    """FallbackResource and DirectoryCheckHandler; an awaitable only when one acts (a
+    plain file costs no coroutine: see hooks.call_all)."""
     d = _conf(r)
     st = r.finfo
     if st is None:
         if d.dflt is UNSET or d.dflt is None or _core_handler(r) is not None:
             return DECLINED
-        return await _fallback(r, d)
+        return _fallback(r, d)
     if d.check_handler is False and _is_dir(st):
         h = _core_handler(r)
         if h is not None and h != DIR_MAGIC_TYPE:
-            return await _index(r, fast=True)
+            return _index(r, fast=True)
     return DECLINED

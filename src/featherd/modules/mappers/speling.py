@@ -169,7 +169,7 @@ def candidates(bad: str, names: list[str], case_only: bool) -> list[tuple[str, i
     return out
 
 
-@speling.hook("fixups", order=LAST)
+@speling.hook("fixups", order=LAST, needs=True)
 def check_speling(r: Request) -> int:
     from featherd.modules.mappers.rewrite.util import escape_uri
 

@@ -151,7 +151,7 @@ def translate(conf: UserdirConfig, uri: str) -> tuple[str, str, str] | None:
     return None
 
 
-@userdir.hook("translate_name", order=MIDDLE)
+@userdir.hook("translate_name", order=MIDDLE, needs=True)
 def translate_userdir(r: Request) -> int:
     uri = r.uri
     if len(uri) < 2 or uri[1] != "~":

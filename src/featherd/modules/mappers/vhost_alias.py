@@ -224,7 +224,7 @@ def map_uri(conf: MvaConfig, uri: str, server_name: str, local_ip: str,
     return base + rest, cgi >= 0
 
 
-@vhost_alias.hook("translate_name", order=MIDDLE + 1)
+@vhost_alias.hook("translate_name", order=MIDDLE + 1, needs=True)
 def mva_translate(r: Request) -> int:
     from featherd.core.vhost import server_name, server_port
 

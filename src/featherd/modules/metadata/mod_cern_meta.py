@@ -125,7 +125,7 @@ def scan_meta_file(r: Request, data: bytes) -> int:
     return OK
 
 
-@cern_meta.hook("fixups", order=MIDDLE)
+@cern_meta.hook("fixups", order=MIDDLE, needs=True)
 async def add_cern_meta_data(r: Request) -> int:
     from featherd.core.http_request import lookup_file
 

@@ -73,7 +73,7 @@ def unset_env(cmd: CmdParms, conf: EnvDirConfig, name: str) -> None:
     conf.vars.pop(name, None)
 
 
-@env.hook("fixups", order=MIDDLE)
+@env.hook("fixups", order=MIDDLE, needs=True)
 def fixup_env(r: Request) -> int:
     c: EnvDirConfig | None = r.per_dir_config[env.index]
     if c is None or not c.vars:

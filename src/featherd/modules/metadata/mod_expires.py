@@ -194,7 +194,7 @@ class ExpiresFilter:
         return bb
 
 
-@expires.hook("insert_filter", order=MIDDLE)
+@expires.hook("insert_filter", order=MIDDLE, needs=True)
 def insert_filter(r: Request) -> None:
     if r.status >= 400 or r.main is not None:
         return

@@ -494,21 +494,21 @@ class FixupHeadersErr(_FixupFilter):
     errors_only = True
 
 
-@headers.hook("insert_filter", order=LAST)
+@headers.hook("insert_filter", order=LAST, needs=True)
 def insert_output_filter(r: Request) -> None:
     c = _conf(r)
     if c is not None and (c.fixup_out or c.fixup_err):
         add_output_filter(r, "FIXUP_HEADERS_OUT")
 
 
-@headers.hook("insert_error_filter", order=LAST)
+@headers.hook("insert_error_filter", order=LAST, needs=True)
 def insert_error_filter(r: Request) -> None:
     c = _conf(r)
     if c is not None and c.fixup_err:
         add_output_filter(r, "FIXUP_HEADERS_ERR")
 
 
-@headers.hook("fixups", order=LAST)
+@headers.hook("fixups", order=LAST, needs=True)
 def fixup_request_headers(r: Request) -> int:
     c = _conf(r)
     if c is not None and c.fixup_in:
@@ -516,7 +516,7 @@ def fixup_request_headers(r: Request) -> int:
     return DECLINED
 
 
-@headers.hook("post_read_request", order=FIRST)
+@headers.hook("post_read_request", order=FIRST, needs=True)
 def early(r: Request) -> int:
     c = _conf(r)
     if c is None:

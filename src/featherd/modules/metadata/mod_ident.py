@@ -117,13 +117,13 @@ async def lookup(r: Any) -> None:
     conn.remote_logname = await rfc1413(conn, float(timeout))
 
 
-@ident.hook("fixups", order=REALLY_FIRST)
+@ident.hook("fixups", order=REALLY_FIRST, needs=True)
 async def ident_fixups(r: Any) -> int:
     await lookup(r)
     return DECLINED
 
 
-@ident.hook("log_transaction", order=REALLY_FIRST)
+@ident.hook("log_transaction", order=REALLY_FIRST, needs=True)
 async def ident_log(r: Any) -> int:
     await lookup(r)
     return DECLINED

@@ -757,7 +757,7 @@ async def revision_suffix(r: Request) -> bool:
     return True
 
 
-@mime_magic.hook("type_checker", order=MIDDLE + 1)
+@mime_magic.hook("type_checker", order=MIDDLE + 1, needs=("MimeMagicFile",))
 async def magic_find_ct(r: Request) -> int:
     st = r.finfo
     if st is None or not r.filename or r.content_type:

@@ -234,7 +234,7 @@ def match_headers(r: Request, conds: list[Condition]) -> None:
                 env[var] = pregsub(value, m)
 
 
-@setenvif.hook("post_read_request", order=MIDDLE)
+@setenvif.hook("post_read_request", order=MIDDLE, needs=True)
 def setenvif_post_read_request(r: Request) -> int:
     conds = r.server.module_config[setenvif.index].conditionals
     if conds is UNSET or not conds:
@@ -243,7 +243,7 @@ def setenvif_post_read_request(r: Request) -> int:
     return DECLINED
 
 
-@setenvif.hook("header_parser", order=MIDDLE)
+@setenvif.hook("header_parser", order=MIDDLE, needs=True)
 def setenvif_header_parser(r: Request) -> int:
     c = r.per_dir_config[setenvif.index]
     conds = c.conditionals if c is not None else UNSET

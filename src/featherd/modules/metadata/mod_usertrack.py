@@ -199,7 +199,7 @@ def make_cookie(r: Request, d: CookieDirConfig) -> None:
     r.notes["cookie"] = value
 
 
-@usertrack.hook("fixups", order=REALLY_FIRST)
+@usertrack.hook("fixups", order=REALLY_FIRST, needs=True)
 def spot_cookie(r: Request) -> int:
     d: CookieDirConfig = r.per_dir_config[usertrack.index]
     if not d.enabled or r.main is not None:

@@ -342,9 +342,15 @@ async def do_negotiation(r: Request, neg: Negotiation,
 
 # --- MultiViews ----------------------------------------------------------------------
 @negotiation.hook("type_checker", order=FIRST)
-async def handle_multi(r: Request) -> int:
+def handle_multi(r: Request) -> Any:
+    """MultiViews for a file that does not exist; an awaitable only then (an existing
+    file costs no coroutine: see hooks.call_first)."""
     if r.finfo is not None or "MultiViews" not in options(r.per_dir_config[core.index]):
         return DECLINED
+    return _handle_multi(r)
+
+
+async def _handle_multi(r: Request) -> int:
     neg = _new_state(r)
     res = await read_types_multi(neg)
     if res != OK:

@@ -145,7 +145,7 @@ def _status_result(r: Request, ctx: RewriteCtx) -> int:
         ctx.trace("result", kind="status", status=n)
     return n
 
-@rewrite.hook("translate_name", order=FIRST - 1)
+@rewrite.hook("translate_name", order=FIRST - 1, needs=("RewriteEngine",))
 async def hook_uri2file(r: Request) -> int:
     dconf: RewriteDirConfig = r.per_dir_config[rewrite.index]
     if dconf is None or not dconf.state:
@@ -263,7 +263,7 @@ def _symlinks_allowed(r: Request) -> bool:
     opts = options(c)
     return "FollowSymLinks" in opts or "SymLinksIfOwnerMatch" in opts
 
-@rewrite.hook("fixups", order=FIRST)
+@rewrite.hook("fixups", order=FIRST, needs=("RewriteEngine",))
 async def hook_fixup(r: Request) -> int:
     dconf: RewriteDirConfig = r.per_dir_config[rewrite.index]
     if dconf is None or not dconf.state or dconf.directory is None:
@@ -360,7 +360,7 @@ async def hook_fixup(r: Request) -> int:
     r.ctx["rewrite_redirect"] = True
     return OK
 
-@rewrite.hook("fixups", order=REALLY_LAST)
+@rewrite.hook("fixups", order=REALLY_LAST, needs=("RewriteEngine",))
 def hook_mimetype(r: Request) -> int:
     """[T=...] and [H=...]: after every other fixup (the core's SetHandler included)."""
     if r.ctx.get("rewrite_redirect"):
