@@ -774,6 +774,12 @@ def require(cmd: CmdParms, conf: CoreDirConfig, raw: str) -> None:
         methods = frozenset({"__except__", *methods})
     cur.append((methods, raw.strip()))
     conf.requires = cur
+    name, rest = ([*raw.split(None, 1), ""])[:2]
+    if name.lower() == "not":
+        name, rest = ([*rest.split(None, 1), ""])[:2]
+    prov = cmd.tree.providers.get(("authz", name.lower()))
+    if getattr(prov, "parse_at_directive", False):
+        prov.parse(rest.strip())        # 2.4: a bad line is an error at its own line
 
 
 @core.directive("PidFile", args=ArgSpec.TAKE1, context=SERVER,

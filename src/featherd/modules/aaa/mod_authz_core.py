@@ -22,6 +22,8 @@ from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET
 from featherd.core.access import auth_type
 from featherd.core.core_module import core
+from featherd.core.expr import ExprEvalError, ExprSyntaxError
+from featherd.core.expr import parse as expr_parse
 from featherd.core.hooks import DECLINED, FIRST, OK
 from featherd.core.module import Module
 from featherd.errors import ConfigError, DirectiveError
@@ -336,7 +338,8 @@ def tree_for(r: Request) -> Node | None:
     return hit[1]
 
 
-async def _authorize(r: Request, after_authn: bool) -> int:
+def _authorize(r: Request, after_authn: bool) -> Any:
+    """DECLINED at once where no Require applies; otherwise an awaitable."""
     try:
         node = tree_for(r)
     except DirectiveError as e:
@@ -344,6 +347,10 @@ async def _authorize(r: Request, after_authn: bool) -> int:
         return 500
     if node is None:
         return DECLINED
+    return _authorize_node(r, node, after_authn)
+
+
+async def _authorize_node(r: Request, node: Node, after_authn: bool) -> int:
     res = await apply_sections(r, node, AND)
     if res == AUTHZ_GRANTED:
         r.log_error(DEBUG, f"authorization result: granted ({r.uri})")
@@ -351,7 +358,9 @@ async def _authorize(r: Request, after_authn: bool) -> int:
     if res == AUTHZ_DENIED_NO_USER:
         if after_authn:
             r.log_error(ERROR, f"authorization failure (no authenticated user): {r.uri}")
-            return 500
+            if r.user:                      # 2.4: try again (authorize_user_core)
+                note_auth_failure(r)
+            return 401
         return DECLINED
     if res in (AUTHZ_DENIED, AUTHZ_NEUTRAL):
         if not after_authn or auth_type(r) is None:
@@ -365,14 +374,14 @@ async def _authorize(r: Request, after_authn: bool) -> int:
     return 500
 
 
-@authz_core.hook("access_checker_ex")
-async def authorize_userless(r: Request) -> int:
-    return await _authorize(r, False)
+@authz_core.hook("access_checker_ex", needs=("Require", "RequireAll", "RequireAny", "RequireNone"))
+def authorize_userless(r: Request) -> Any:
+    return _authorize(r, False)
 
 
 @authz_core.hook("auth_checker", order=FIRST)
-async def authorize_user(r: Request) -> int:
-    return await _authorize(r, True)
+def authorize_user(r: Request) -> Any:
+    return _authorize(r, True)
 
 
 @authz_core.hook("post_config")
@@ -428,6 +437,49 @@ class MethodProvider:
         return AUTHZ_GRANTED if method_number(r.method) in parsed else AUTHZ_DENIED
 
 
+class ExprProvider:
+    """Require expr (ap_expr, see featherd.core.expr): judged before authentication
+    unless it names %{REMOTE_USER}, which makes it "denied, no user" until a user is
+    known (expr_check_authorization)."""
+
+    parse_at_directive = True
+
+    def parse(self, args: str) -> tuple[Any, bool]:
+        line = args
+        if line.startswith('"') and line.endswith('"'):    # surrounding quotes go
+            line = line[1:-1]
+        try:
+            e = expr_parse(line)
+        except ExprSyntaxError as err:
+            raise DirectiveError(f"Cannot parse expression in require line: {err}") from None
+        return e, e.references("REMOTE_USER")
+
+    def check(self, r: Request, args: str, parsed: Any) -> Any:
+        e, want_user = parsed
+        if want_user and not r.user:
+            return AUTHZ_DENIED_NO_USER
+        if e.needs_subreq:
+            return self._acheck(r, e, want_user)
+        try:
+            ok = e.exec(r)
+        except ExprEvalError as err:
+            return self._failed(r, err)
+        return AUTHZ_GRANTED if ok else AUTHZ_DENIED_NO_USER if want_user else AUTHZ_DENIED
+
+    async def _acheck(self, r: Request, e: Any, want_user: bool) -> int:
+        try:
+            ok = await e.aexec(r)
+        except ExprEvalError as err:
+            return self._failed(r, err)
+        return AUTHZ_GRANTED if ok else AUTHZ_DENIED_NO_USER if want_user else AUTHZ_DENIED
+
+    @staticmethod
+    def _failed(r: Request, err: Exception) -> int:
+        r.log_error(ERROR, f"Error evaluating expression in 'Require expr': {err}")
+        return AUTHZ_GENERAL_ERROR
+
+
 authz_core.provider("authz", "all", AllProvider())
+authz_core.provider("authz", "expr", ExprProvider())
 authz_core.provider("authz", "env", EnvProvider())
 authz_core.provider("authz", "method", MethodProvider())
