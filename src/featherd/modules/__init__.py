@@ -31,6 +31,8 @@ BUILTIN: list[tuple[str, str]] = [
     ("featherd.modules.aaa.mod_authz_dbm", "authz_dbm"),
     ("featherd.modules.aaa.mod_authz_owner", "authz_owner"),
     ("featherd.modules.aaa.mod_authz_default", "authz_default"),
+    ("featherd.modules.aaa.mod_ldap", "ldap"),
+    ("featherd.modules.aaa.mod_authnz_ldap", "authnz_ldap"),
     ("featherd.modules.aaa.mod_authz_core", "authz_core"),
     ("featherd.modules.aaa.mod_auth_basic", "auth_basic"),
     ("featherd.modules.aaa.mod_auth_digest", "auth_digest"),
