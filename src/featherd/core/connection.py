@@ -36,6 +36,7 @@ from featherd.config.merge import UNSET
 from featherd.core.core_module import core
 from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, run_first_sync
+from featherd.core.http_request import handle, log_request
 from featherd.errors import HTTPError
 from featherd.filters.buckets import FileBucket
 from featherd.http.parser import (
@@ -219,6 +220,8 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self._eager = False
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_when = 0.0               # when self.timer fires
+        self.deadline: float | None = None  # when the current timeout expires
         self.data_waiter: asyncio.Future[bool] | None = None
         self.write_waiter: asyncio.Future[None] | None = None
         self.read_timed_out = False
@@ -284,7 +287,7 @@ class Connection(asyncio.Protocol):
             self.aborted = True
             if not was_closed and (self.pending or self.write_waiter is not None):
                 self._log_lost(exc)
-        self._cancel_timer()
+        self._drop_timer()
         self.worker.connections.discard(self)
         self._wake_data(False)
         self._wake_write()
@@ -339,18 +342,43 @@ class Connection(asyncio.Protocol):
         self._wake_write()
 
     # -- timers -------------------------------------------------------------------------
+    # One lazy timer per connection: setting or cancelling a timeout only moves
+    # ``deadline`` (no TimerHandle per request on a keep-alive connection); the timer
+    # that fires early re-arms itself for what is left.
     def _set_timer(self, secs: float) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.loop.call_later(secs, self._on_timeout)
+        loop = self.loop
+        deadline = self.deadline = loop.time() + secs
+        t = self.timer
+        if t is not None:
+            if self.timer_when <= deadline:
+                return
+            t.cancel()
+        self.timer_when = deadline
+        self.timer = loop.call_at(deadline, self._on_timer)
 
     def _cancel_timer(self) -> None:
+        self.deadline = None
+
+    def _drop_timer(self) -> None:
+        """The connection is gone: no timer keeps it referenced."""
+        self.deadline = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
-    def _on_timeout(self) -> None:
+    def _on_timer(self) -> None:
         self.timer = None
+        deadline = self.deadline
+        if deadline is None:
+            return
+        if deadline > self.loop.time():
+            self.timer_when = deadline
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self.deadline = None
+        self._on_timeout()
+
+    def _on_timeout(self) -> None:
         if self.lingering:
             self._final_close()
             return
@@ -481,14 +509,14 @@ class Connection(asyncio.Protocol):
             r.log_error(ERROR, "error while sending the error response: "
                         + traceback.format_exc().replace("\n", " | "))
         await self.drain_response(r)
-        await log_request(r)
+        lw = log_request(r)
+        if lw is not None:
+            await lw
         self.bytes_in = 0
         self.bytes_out = 0
         self.close()
 
     async def _serve(self, head: RequestHead) -> None:
-        from featherd.core.http_request import handle, log_request
-
         self.keepalive = False
         self.must_close = False
         self.bytes_in = head.header_bytes
@@ -508,7 +536,9 @@ class Connection(asyncio.Protocol):
             keep = await body.discard(r.final)
         self.current_body = None
         self.keepalive = keep
-        await log_request(r)
+        lw = log_request(r)
+        if lw is not None:
+            await lw
         self.bytes_in = 0
         self.bytes_out = 0
         if not keep or self.transport_closed:

@@ -12,7 +12,7 @@ from featherd.core.core_module import core
 from featherd.core.hooks import DECLINED, OK, REALLY_LAST
 from featherd.core.walk import WalkError, dir_merge, file_walk, final_confs
 from featherd.filters.buckets import EOS, FileBucket
-from featherd.filters.chain import pass_brigade
+from featherd.filters.chain import by_type_filters, pass_brigade
 from featherd.http import conditional
 from featherd.http.dates import http_date
 from featherd.http.etag import ALL_COMPONENTS, is_weak, make_etag
@@ -142,12 +142,19 @@ def default_handler(r: Request) -> int:
             return 404
     # POST to a file is answered with the file, as httpd 2.2 and 2.4 do (checked
     # against Debian's apache2): the request body was discarded above.
-    try:
-        fd = os.open(r.filename, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # type: ignore[arg-type]
-    except OSError:
-        r.log_error(ERROR, f"(13)Permission denied: file permissions deny server access: "
-                           f"{r.filename}")
-        return 403
+    size = st.st_size
+    cached: bytes | None = None
+    if size <= SMALL_FILE_MAX:
+        hit = _small_files.get(r.filename)  # type: ignore[arg-type]
+        if hit is not None and hit[0] == (st.st_ino, st.st_dev, size, st.st_mtime_ns,
+                                          st.st_ctime_ns):
+            cached = hit[1]
+    fd = -1
+    if cached is None:
+        try:
+            fd = os.open(r.filename, _O_FLAGS)  # type: ignore[arg-type]
+        except OSError:
+            return _unreadable(r)
     mtime = st.st_mtime
     set_last_modified(r, mtime)
     comps = _etag_components(c)
@@ -163,16 +170,74 @@ def default_handler(r: Request) -> int:
             r.etag = et
             r.headers_out.set("ETag", et)
     r.headers_out.set("Accept-Ranges", "bytes")
-    rv = 0 if r.no_local_copy else \
-        conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
+    rv = 0 if r.no_local_copy or not r.headers_in.has_any(conditional.CONDITIONAL_FIELDS) \
+        else conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
     if rv:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
         return rv
     if not r.content_type:
         dt = c.default_type
         r.content_type = "text/plain" if dt is UNSET else dt
-    pass_brigade(r, [FileBucket(fd, 0, st.st_size, r.filename or ""), EOS])  # type: ignore[arg-type]
+    data = None
+    if size <= SMALL_FILE_MAX:
+        # the in-memory copy only goes straight to the network: filters (and
+        # FilterTrace) see the FILE bucket Apache's default handler makes
+        by_type_filters(r)
+        if not r.output_filters:
+            if cached is not None:
+                data = cached
+            elif not r.header_only:
+                data = _read_small(r.filename, fd, st)  # type: ignore[arg-type]
+                if data is not None:
+                    os.close(fd)
+        elif fd < 0:
+            try:
+                fd = os.open(r.filename, _O_FLAGS)  # type: ignore[arg-type]
+            except OSError:
+                return _unreadable(r)
+    if data is not None:
+        pass_brigade(r, [data, EOS])
+    else:
+        pass_brigade(r, [FileBucket(fd, 0, size, r.filename or ""), EOS])
     return OK
+
+
+def _unreadable(r: Request) -> int:
+    r.log_error(ERROR, f"(13)Permission denied: file permissions deny server access: "
+                       f"{r.filename}")
+    return 403
+
+
+# Small files: their bytes, kept while the file's identity and times are unchanged (the
+# stat every request makes anyway decides), so that a hit needs no open/read/close.
+# Like nginx's open_file_cache or mod_file_cache, without configuration: a file that
+# changes (content, permissions: ctime) is read again at once. Per worker, bounded.
+SMALL_FILE_MAX = 64 * 1024
+SMALL_FILES_BUDGET = 16 * 1024 * 1024
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_small_files: dict[str, tuple[tuple[int, int, int, int, int], bytes]] = {}
+_small_bytes = 0
+
+
+def _read_small(path: str, fd: int, st: os.stat_result) -> bytes | None:
+    global _small_bytes
+    try:
+        data = os.pread(fd, st.st_size, 0)
+    except OSError:
+        return None
+    if len(data) != st.st_size:
+        return None                  # changing under us: the file path reports it
+    if _small_bytes + len(data) > SMALL_FILES_BUDGET:
+        _small_files.clear()
+        _small_bytes = 0
+    old = _small_files.get(path)
+    if old is not None:
+        _small_bytes -= len(old[1])
+    _small_files[path] = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns,
+                           st.st_ctime_ns), data)
+    _small_bytes += len(data)
+    return data
 
 
 core.handlers["default-handler"] = default_handler

@@ -8,9 +8,17 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
+from featherd.core.access import check_access
 from featherd.core.core_module import core
 from featherd.core.hooks import DECLINED, DONE, OK, call_all, call_first
-from featherd.core.request import KNOWN_METHODS, BadURI, Request, parse_uri, run_phases
+from featherd.core.request import (
+    KNOWN_METHODS,
+    BadURI,
+    Request,
+    invoke_handler,
+    parse_uri,
+    run_phases,
+)
 from featherd.core.vhost import clean_host
 from featherd.core.walk import WalkError, location_confs, location_walk
 from featherd.errors import HTTPError
@@ -52,7 +60,7 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
         return e.status
     host = r.hostname
     hosts = r.headers_in.get_all("Host")
-    hv = ", ".join(hosts) if len(hosts) > 1 else r.headers_in.get("Host")  # merged, as apr
+    hv = (hosts[0] if len(hosts) == 1 else ", ".join(hosts)) if hosts else None  # as apr
     if host is None and hv is not None:
         h = clean_host(hv)
         if h is None:
@@ -443,8 +451,6 @@ async def _run_sub_phases(sub: Request, translate: bool) -> None:
         if rv != OK:
             sub.status = rv
             return
-        from featherd.core.access import check_access
-
         rv = check_access(sub)
         if rv.__class__ is not int:
             rv = await rv
@@ -472,8 +478,6 @@ async def _run_sub_phases(sub: Request, translate: bool) -> None:
 async def run_sub_req(sub: Request, sink: Any = None) -> int:
     """ap_run_sub_req: run the handler; its body goes into the main request's chain, or to
     ``sink(buckets)`` (Apache's next_filter: mod_include passes the filters after its own)."""
-    from featherd.core.request import invoke_handler
-
     main = sub.main
     assert main is not None
     sub.ctx["sub_sink"] = sink if sink is not None else \
@@ -527,14 +531,30 @@ async def handle(conn: Any, head: RequestHead) -> Request:
                 conn.abort()
         else:
             conn.abort()
-    await conn.drain_response(r)
+    if conn.pending or conn.paused_writing:
+        await conn.drain_response(r)
     return r
 
 
-async def log_request(r: Request) -> None:
+def log_request(r: Request) -> Any:
+    """The log_transaction hook; an awaitable only when a logger must wait (mod_ident):
+    ``rv = log_request(r); if rv is not None: await rv``."""
     try:
         rv = call_all(r.tree.hooks.by_name["log_transaction"], r)
-        if rv.__class__ is not int and rv is not None:
-            await rv
     except Exception:
-        r.log_error(ERROR, "log_transaction failed: " + traceback.format_exc().replace("\n", " | "))
+        _log_failed(r)
+        return None
+    if rv.__class__ is not int and rv is not None:
+        return _log_wait(r, rv)
+    return None
+
+
+async def _log_wait(r: Request, pending: Any) -> None:
+    try:
+        await pending
+    except Exception:
+        _log_failed(r)
+
+
+def _log_failed(r: Request) -> None:
+    r.log_error(ERROR, "log_transaction failed: " + traceback.format_exc().replace("\n", " | "))

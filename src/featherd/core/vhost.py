@@ -10,10 +10,13 @@ Without Host, ServerPath prefixes choose. The whole map is built at start-up.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from featherd.config.merge import UNSET
+from featherd.core.core_module import core
 from featherd.core.walk import fn_match
 
 if TYPE_CHECKING:
@@ -114,10 +117,12 @@ def clean_host(value: str) -> str | None:
     h = h.rstrip(".")
     if not h:
         return ""
-    for ch in h:
-        if not (ch.isalnum() or ch in "-._"):
-            return None
+    if _HOST_CHARS.fullmatch(h) is None:     # fix_hostname: apr_isalnum, '-', '.', '_'
+        return None
     return h
+
+
+_HOST_CHARS = re.compile(r"[a-z0-9._-]+")
 
 
 _DNS_NAMES: dict[str, str] = {}
@@ -138,9 +143,6 @@ def local_host_name(r: Request) -> str:
 
 
 def _ucn(r: Request) -> str:
-    from featherd.config.merge import UNSET
-    from featherd.core.core_module import core
-
     v = r.per_dir_config[core.index].use_canonical_name
     return "off" if v is UNSET else v  # type: ignore[no-any-return]
 
@@ -161,9 +163,6 @@ def server_port(r: Request) -> int:
     """ap_get_server_port. Off/DNS: the port of the Host header, else the ServerName's
     port, else the scheme's default. On: the ServerName's port, else the default.
     UseCanonicalPhysicalPort On puts the connection's local port before the default."""
-    from featherd.config.merge import UNSET
-    from featherd.core.core_module import core
-
     ucn = _ucn(r)
     phys = r.server.module_config[core.index].use_canonical_physical_port
     phys_port = r.connection.local_port if phys is not UNSET and phys else 0

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
+from featherd.core.core_module import core
+from featherd.filters.protocol import protocol_stage
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -49,8 +51,6 @@ def remove_output_filter(r: Request, name: str) -> None:
 
 def insert_filters(r: Request) -> None:
     """Filters configured by SetOutputFilter (and AddOutputFilter via r.notes)."""
-    from featherd.core.core_module import core
-
     c = r.per_dir_config[core.index]
     names = c.output_filters
     if names is not UNSET and names:
@@ -68,8 +68,6 @@ def insert_filters(r: Request) -> None:
 
 
 def _by_type(r: Request) -> None:
-    from featherd.core.core_module import core
-
     c = r.per_dir_config[core.index]
     table = c.ct_output_filters
     if table is UNSET or not table or not r.content_type:
@@ -77,6 +75,14 @@ def _by_type(r: Request) -> None:
     ct = r.content_type.split(";", 1)[0].strip().lower()
     for n in table.get(ct, ()):
         add_output_filter(r, n)
+
+
+def by_type_filters(r: Request) -> None:
+    """Add the AddOutputFilterByType filters now that the content type is known (done
+    once, by the first pass_brigade; a handler may ask earlier to see the chain)."""
+    if not r.sent_headers and "by_type_done" not in r.ctx:
+        r.ctx["by_type_done"] = True
+        _by_type(r)
 
 
 def pass_brigade(r: Request, bb: list[Any]) -> None:
@@ -88,6 +94,4 @@ def pass_brigade(r: Request, bb: list[Any]) -> None:
         bb = f.filter(r, bb)
         if not bb:
             return
-    from featherd.filters.protocol import protocol_stage
-
     protocol_stage(r, bb)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
+from featherd.core.core_module import core
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.http import ranges as ranges_mod
 from featherd.http.dates import http_date
@@ -31,6 +32,10 @@ NOT_MODIFIED_KEEP = ("Connection", "Keep-Alive", "ETag", "Content-Location", "Ex
 _NOT_MODIFIED_ORDER = {h.lower(): i for i, h in enumerate(NOT_MODIFIED_KEEP)}
 _SKIP = frozenset(("date", "server", "content-type", "transfer-encoding", "connection",
                    "keep-alive"))
+
+
+_NO_TOKENS: frozenset[str] = frozenset()
+_RANGE_FIELDS = frozenset({"range", "request-range"})
 
 
 def _tokens(v: str | None) -> set[str]:
@@ -55,8 +60,11 @@ def _range_header(r: Request) -> tuple[str | None, bool]:
 
 
 def _apply_ranges(r: Request, bb: list[Any], length: int) -> tuple[list[Any], int]:
-    from featherd.core.core_module import core
-
+    if r.range_header is None and not r.headers_in.has_any(_RANGE_FIELDS):
+        c = r.per_dir_config[core.index]
+        if c.max_ranges == -1:   # MaxRanges none: Accept-Ranges says so even without one
+            r.headers_out.set("Accept-Ranges", "none")
+        return bb, length
     c = r.per_dir_config[core.index]
     maxr = c.max_ranges
     if maxr is UNSET:
@@ -154,9 +162,11 @@ def set_keepalive(r: Request, framed: bool) -> tuple[bool, bool, bool]:
     to = s.keep_alive_timeout if s.keep_alive_timeout is not None else 5
     if (s.keep_alive is False or to <= 0 or (mx and mx - conn.keepalives <= 0)
             or r.status in DROPS_CONNECTION
-            or "close" in _tokens(r.headers_out.get("Connection"))):
+            or ("connection" in r.headers_out._names
+                and "close" in _tokens(r.headers_out.get("Connection")))):
         return False, False, chunked
-    client = _tokens(r.headers_in.get("Connection"))
+    client = _tokens(r.headers_in.get("Connection")) \
+        if "connection" in r.headers_in._names else _NO_TOKENS
     if "close" in client:
         return False, False, chunked
     if "nokeepalive" in r.subprocess_env and "Via" not in r.headers_in:
@@ -171,8 +181,6 @@ def set_keepalive(r: Request, framed: bool) -> tuple[bool, bool, bool]:
 
 def content_type_for(r: Request) -> str | None:
     """ap_make_content_type: DefaultType for untyped bodies, AddDefaultCharset."""
-    from featherd.core.core_module import core
-
     ct = r.content_type
     c = r.per_dir_config[core.index]
     if not ct:
@@ -263,7 +271,7 @@ def build_head(r: Request, length: int | None) -> bytes:
     server_hdr = conn.server_header
     if server_hdr:
         parts.append(f"Server: {server_hdr}\r\n")
-    conn_vals = [v for k, v in out if k.lower() == "connection"]
+    conn_vals = out.get_all("Connection") if "connection" in out._names else []
     if ka:
         if ka_sent:
             s = r.server
@@ -295,10 +303,9 @@ def build_head(r: Request, length: int | None) -> bytes:
             parts.append(f"{k}: {v}\r\n")
         parts.append("\r\n")
         return "".join(parts).encode("latin-1", "replace")
-    for k, v in out:
-        lk = k.lower()
-        if lk in _SKIP or (lk == "content-length" and (chunked or length is not None
-                                                        or status == 204)):
+    drop_cl = chunked or length is not None or status == 204
+    for (k, v), lk in zip(out._items, out._names, strict=True):
+        if lk in _SKIP or (drop_cl and lk == "content-length"):
             continue
         parts.append(f"{k}: {v}\r\n")
     if length is not None and status != 204 and not (r.header_only and length == 0):

@@ -22,6 +22,10 @@ from featherd.http.etag import etag_list_matches
 __all__ = ["NOT_MODIFIED", "PRECONDITION_FAILED", "PROCEED", "evaluate"]
 
 PROCEED = 0
+#: the request fields evaluate() reads: a request with none of them proceeds (0)
+CONDITIONAL_FIELDS = frozenset({"if-match", "if-none-match", "if-modified-since",
+                                "if-unmodified-since"})
+
 NOT_MODIFIED = 304
 PRECONDITION_FAILED = 412
 

@@ -25,10 +25,13 @@ class Headers:
             self._names = []
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        try:
-            return self._items[self._names.index(name.lower())][1]
-        except ValueError:
-            return default
+        # "in" before index(): a missing field (the common case: Range, If-*, ...) must
+        # not cost a raised ValueError
+        ln = name.lower()
+        names = self._names
+        if ln in names:
+            return self._items[names.index(ln)][1]
+        return default
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -43,6 +46,10 @@ class Headers:
             return []
         return [it[1] for it, k in zip(self._items, names, strict=True) if k == ln]
 
+    def has_any(self, lower_names: frozenset[str]) -> bool:
+        """Is any of these (lower-case) names present?  One C-level set operation."""
+        return not lower_names.isdisjoint(self._names)
+
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
@@ -51,12 +58,11 @@ class Headers:
     def set(self, name: str, value: str) -> None:
         ln = name.lower()
         names = self._names
-        try:
-            i = names.index(ln)
-        except ValueError:
+        if ln not in names:
             self._items.append((name, value))
             names.append(ln)
             return
+        i = names.index(ln)
         items = self._items
         items[i] = (name, value)
         if names.count(ln) > 1:

@@ -38,6 +38,7 @@ from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
 from featherd.config.parser import CmdParms
 from featherd.config.tree import split_args
+from featherd.core.core_module import core
 from featherd.core.hooks import DECLINED, LAST, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError
@@ -166,8 +167,6 @@ def _is_reg(st: Any) -> bool:
 def _core_handler(r: Request) -> str | None:
     """The handler in force: the core's SetHandler (applied in the core's fixups, which
     run after this module's) or what mod_mime and others set."""
-    from featherd.core.core_module import core
-
     h = r.per_dir_config[core.index].handler
     if h is not UNSET and h:
         return h  # type: ignore[no-any-return]
