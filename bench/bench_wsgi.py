@@ -63,6 +63,10 @@ def featherd(root: Path, name: str, directive: str, script: Path,
         PidFile logs/httpd.pid
         KeepAlive On
         MaxKeepAliveRequests 0
+        # configured alike with bench/run.py: no .htaccess lookups (Debian's config for /)
+        <Directory />
+        AllowOverride None
+        </Directory>
         StartServers 1
         ServerLimit 1
         TypesConfig {lib.MIME_TYPES}

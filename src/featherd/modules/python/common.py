@@ -27,10 +27,12 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from stat import S_ISDIR
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
+from featherd.core.core_module import core, options
 from featherd.core.hooks import DECLINED, OK
 from featherd.errors import DirectiveError
 
@@ -312,12 +314,15 @@ class ThreadPool:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.busy = 0                     # touched on the loop's thread only
+        self.stuck = 0                    # threads abandoned to a timed-out call
+        self.abandoned: set[Any] = set()
 
     def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., Any],
                *args: Any) -> asyncio.Future[Any]:
         fut = loop.create_future()
         self.busy += 1
-        if self.busy > len(self.threads) and len(self.threads) < self.size:
+        live = len(self.threads) - self.stuck
+        if self.busy > live and live < self.size:
             t = threading.Thread(target=self._run, name=f"{self.name}-{len(self.threads)}",
                                  daemon=True)
             self.threads.append(t)
@@ -344,13 +349,28 @@ class ThreadPool:
             res = err = fut = None
 
     def _done(self, fut: asyncio.Future[Any], res: Any, err: BaseException | None) -> None:
+        if fut in self.abandoned:
+            # a call given up on has ended after all: its thread is ours again
+            self.abandoned.discard(fut)
+            self.stuck -= 1
+            return
         self.busy -= 1
-        if fut.cancelled():
+        if fut.done():
             return
         if err is not None:
             fut.set_exception(err)
         else:
             fut.set_result(res)
+
+    def abandon(self, fut: asyncio.Future[Any], exc: BaseException) -> None:
+        """Give up on a call that is still running: its future fails with ``exc`` now,
+        its thread no longer counts (a new one is started for the next call)."""
+        if fut.done() or fut in self.abandoned:
+            return
+        self.abandoned.add(fut)
+        self.busy -= 1
+        self.stuck += 1
+        fut.set_exception(exc)
 
     def shutdown(self) -> None:
         for _ in self.threads:
@@ -363,16 +383,29 @@ class ProcessState:
     """Per-process state of the Python application modules (tree.extra)."""
 
     pid: int = 0
+    gen: int = 0
     apps: dict[Any, Any] = field(default_factory=dict)
     pool: ThreadPool | None = None
     lifespans: list[Any] = field(default_factory=list)
     tasks: set[Any] = field(default_factory=set)
 
 
+#: bumped in each forked child: a ProcessState of another generation belongs to the parent
+_FORKS = [0]
+
+
+def _forked() -> None:
+    _FORKS[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 def process_state(tree: Any) -> ProcessState:
     st = tree.extra.get("pyapps")
-    if st is None or st.pid != os.getpid():
-        st = ProcessState(pid=os.getpid())
+    if st is None or st.gen != _FORKS[0]:
+        st = ProcessState(pid=os.getpid(), gen=_FORKS[0])
         tree.extra["pyapps"] = st
     return st  # type: ignore[no-any-return]
 
@@ -388,10 +421,6 @@ __all__ = ["MOUNT_KEY", "Mount", "ProcessState", "ScriptError", "ThreadPool",
 def script_precheck(r: Any, kind: str, label: str) -> tuple[Any, int]:
     """What mod_wsgi and mod_asgi check before running a script: (mount, 0) or
     (None, status). ``kind`` is the handler name, ``label`` "WSGI" or "ASGI"."""
-    import stat as stat_mod
-
-    from featherd.core.core_module import core, options
-
     hit = r.ctx.get(MOUNT_KEY)
     mount = hit[0] if hit is not None and hit[0].kind == kind else None
     path = r.filename or ""
@@ -402,9 +431,10 @@ def script_precheck(r: Any, kind: str, label: str) -> tuple[Any, int]:
     if st is None:
         r.log_error(ERROR, f"Target {label} script not found or unable to stat: {path}")
         return None, 404
-    if stat_mod.S_ISDIR(st.st_mode):
+    if S_ISDIR(st.st_mode):
         r.log_error(ERROR, f"Attempt to invoke directory as {label} application: {path}")
         return None, 403
-    if r.body is not None and r.body.check_limit(r):
+    body = r.body
+    if body is not None and body.check_limit(r):
         return None, 413
     return mount, 0

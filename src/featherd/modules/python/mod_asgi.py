@@ -1,4 +1,4 @@
-"""mod_asgi: ASGI 3 applications (HTTP and lifespan) on the worker's event loop.
+"""mod_asgi: ASGI 3 (and 2) applications (HTTP, WebSocket and lifespan) on the worker's event loop.
 
 ``ASGIScriptAlias /api /srv/api.py`` mounts the coroutine callable ``app`` of that file at
 /api; ``AddHandler asgi-script .asgi`` in a directory with ``Options ExecCGI`` works too.
@@ -21,12 +21,16 @@ Lifespan (``ASGILifespan``, default auto) runs in every worker process: startup 
 child_init, before the worker listens (requests wait for it), shutdown when the worker
 stops. A script that changes is loaded again with a fresh lifespan; the old one is
 shut down. A failed startup makes that application answer 500 (never a dead worker).
-WebSocket is not offered: an Upgrade request reaches the application as plain HTTP.
+WebSocket: a ``GET`` with ``Upgrade: websocket`` runs the application with a
+``websocket`` scope (see websocket.py; ``ASGIWebSocketMaxSize``). An ASGI 2 application
+(``app(scope)`` returning the coroutine callable) is recognised as uvicorn does and
+called that way, with ``scope["asgi"]["version"]`` "2.0".
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,11 +41,12 @@ from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET, unset_field
 from featherd.core.hooks import FIRST, MIDDLE, OK
 from featherd.core.module import Module
+from featherd.core.upgrade import is_upgrade
 from featherd.errors import DirectiveError, HTTPError
 from featherd.filters.buckets import EOS, FileBucket
 from featherd.filters.chain import pass_brigade
 from featherd.http.status import STATUS_LINES
-from featherd.modules.python import common
+from featherd.modules.python import common, websocket
 from featherd.modules.python.common import (
     ERROR,
     INFO,
@@ -69,6 +74,7 @@ _LIFESPAN_MODES = ("on", "off", "auto")
 class ASGIServerConfig:
     mounts: Any = unset_field(common._child_first)   # ASGIScriptAlias
     lifespan: Any = UNSET                            # ASGILifespan
+    ws_max_size: Any = UNSET                         # ASGIWebSocketMaxSize
 
 
 @dataclass(slots=True)
@@ -109,6 +115,17 @@ def asgi_lifespan(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
     conf.lifespan = v.lower()
 
 
+@asgi.directive("ASGIWebSocketMaxSize", args=ArgSpec.TAKE1, context=Context.RSRC,
+                syntax="ASGIWebSocketMaxSize bytes",
+                help="The largest WebSocket message (all its fragments together) a client "
+                     "may send to an ASGI application, in bytes (default 16777216); a "
+                     "bigger one closes the connection with 1009")
+def asgi_ws_max_size(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
+    if not v.strip().isdigit() or int(v) < 1:
+        raise DirectiveError("ASGIWebSocketMaxSize must be a positive number of bytes")
+    conf.ws_max_size = int(v)
+
+
 @asgi.directive("ASGIScriptReloading", args=ArgSpec.FLAG, context=Context.ALL_DIR,
                 override=Override.FILEINFO, syntax="ASGIScriptReloading On|Off",
                 help="On (the default): an ASGI script whose modification time changed is "
@@ -118,12 +135,12 @@ def asgi_script_reloading(cmd: CmdParms, conf: ASGIDirConfig, v: bool) -> None:
     conf.reloading = v
 
 
-@asgi.hook("translate_name", order=FIRST)
+@asgi.hook("translate_name", order=FIRST, needs=True)
 def translate_asgi(r: Request) -> int:
     return common.translate(r, "asgi-script")
 
 
-@asgi.hook("fixups", order=MIDDLE)
+@asgi.hook("fixups", order=MIDDLE, needs=True)
 def fixup_asgi(r: Request) -> int:
     return common.fixup_handler(r, "asgi-script")
 
@@ -132,8 +149,10 @@ def fixup_asgi(r: Request) -> int:
 class Lifespan:
     """One run of the lifespan protocol for one loaded application."""
 
-    def __init__(self, app: Any, mode: str, path: str, log: Callable[[int, str], None]):
+    def __init__(self, app: Any, mode: str, path: str, log: Callable[[int, str], None],
+                 version: str = "3.0"):
         self.app = app
+        self.version = version
         self.mode = mode
         self.path = path
         self.log = log
@@ -149,7 +168,7 @@ class Lifespan:
         self.task: asyncio.Task[None] | None = None
 
     async def main(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+        scope = {"type": "lifespan", "asgi": {"version": self.version, "spec_version": "2.0"},
                  "state": self.state}
         try:
             await self.app(scope, self.receive, self.send)
@@ -220,6 +239,30 @@ class Lifespan:
 
 
 # --- loaded applications ---------------------------------------------------------------
+def asgi_version(app: Any) -> str:
+    """ASGI 3 (a coroutine callable) or ASGI 2 (``app(scope)`` returns the coroutine
+    callable of the connection), told apart as uvicorn's interface=auto does."""
+    if inspect.isclass(app):
+        return "3.0" if hasattr(app, "__await__") else "2.0"
+    if inspect.isfunction(app):
+        return "3.0" if inspect.iscoroutinefunction(app) else "2.0"
+    call = getattr(app, "__call__", None)  # noqa: B004 - uvicorn's test, on purpose
+    return "3.0" if inspect.iscoroutinefunction(call) else "2.0"
+
+
+class ASGI2App:
+    """An ASGI 2 application behind the ASGI 3 call (uvicorn's ASGI2Middleware)."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        instance = self.app(scope)
+        await instance(receive, send)
+
+
 class ASGIEntry:
     """One ASGI script loaded in this worker process, with its lifespan."""
 
@@ -234,6 +277,7 @@ class ASGIEntry:
         self.lifespan: Lifespan | None = None
         self.failed: list[str] | None = None
         self.lock: asyncio.Lock | None = None
+        self.version = "3.0"             # "2.0" for an ASGI 2 (double-callable) app
 
     async def get(self, mtime: int, reloading: bool, log: Callable[[int, str], None]) -> Any:
         if self.app is not None and (mtime == self.mtime or not reloading):
@@ -265,8 +309,11 @@ class ASGIEntry:
             raise
         self.mtime = mtime
         self.failed = None
+        self.version = asgi_version(app)
+        if self.version == "2.0":
+            app = ASGI2App(app)
         if self.mode != "off":
-            ls = Lifespan(app, self.mode, self.path, log)
+            ls = Lifespan(app, self.mode, self.path, log, self.version)
             ok = await ls.startup()
             if not ok:
                 self.failed = [f"{TAG} (pid={pid}): ASGI application '{self.path}' is not "
@@ -370,35 +417,76 @@ def _text(s: str) -> str:
 def raw_path(r: Request) -> bytes:
     """What the client sent as the path, unless a rewrite changed the path since."""
     raw = r.unparsed_uri
+    uri = r.uri
+    if raw == uri:
+        try:
+            return raw.encode("latin-1")
+        except UnicodeEncodeError:
+            return raw.encode("latin-1", "replace")
     q = raw.find("?")
     if q >= 0:
         raw = raw[:q]
-    if raw == r.uri or (raw.startswith("/") and "%" in raw and
-                        unquote(raw, errors="surrogateescape") == r.uri):
+    if raw == uri or (raw.startswith("/") and "%" in raw and
+                      unquote(raw, errors="surrogateescape") == uri):
         return raw.encode("latin-1", "replace")
-    return quote(r.uri.encode("utf-8", "surrogateescape"), safe="/:@!$&'()*+,;=~").encode()
+    return quote(uri.encode("utf-8", "surrogateescape"), safe="/:@!$&'()*+,;=~").encode()
 
 
-def build_scope(r: Request, root_path: str, state: dict[str, Any]) -> dict[str, Any]:
+def scope_headers(r: Request) -> list[tuple[bytes, bytes]]:
+    """The request's header fields as ASGI has them: lower-cased latin-1 bytes."""
+    try:
+        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in r.headers_in]
+    except UnicodeEncodeError:              # a module put a non-latin-1 field there
+        return [(k.lower().encode("latin-1", "replace"), v.encode("latin-1", "replace"))
+                for k, v in r.headers_in]
+
+
+
+
+def build_scope(r: Request, root_path: str, state: dict[str, Any],
+                version: str = "3.0") -> dict[str, Any]:
     conn = r.connection
+    uri = r.uri
+    args = r.args
     return {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "asgi": {"version": version, "spec_version": "2.3"},
         "http_version": "1.1" if r.proto_num >= 1001 else "1.0",
         "method": r.method,
         "scheme": "https" if conn.is_tls else "http",
-        "path": _text(r.uri),
+        "path": uri if uri.isascii() else _text(uri),
         "raw_path": raw_path(r),
-        "query_string": r.args.encode("latin-1", "replace") if r.args else b"",
-        "root_path": _text(root_path),
-        "headers": [(k.lower().encode("latin-1", "replace"), v.encode("latin-1", "replace"))
-                    for k, v in r.headers_in],
+        "query_string": args.encode("latin-1", "replace") if args else b"",
+        "root_path": root_path if root_path.isascii() else _text(root_path),
+        "headers": scope_headers(r),
         "client": (conn.client_ip, conn.client_port),
         "server": (conn.local_ip, conn.local_port),
-        "state": dict(state),
+        "state": state.copy() if state else {},
         "extensions": {"http.response.pathsend": {},
                        "featherd": {"remote_user": r.user, "auth_type": r.ap_auth_type}},
     }
+
+
+_NAMES: dict[bytes, str] = {}        # header names already checked, decoded
+
+
+def _response_headers(raw: Any) -> list[tuple[str, str]]:
+    """http.response.start's headers as str pairs; a field that would split the
+    response (CR, LF, NUL, a bad name) is refused."""
+    out = []
+    names = _NAMES
+    for k, v in raw:
+        name = names.get(k)
+        if name is None or b"\n" in v or b"\r" in v or b"\0" in v:
+            name = k.decode("latin-1")
+            val = v.decode("latin-1")
+            check_header(name, val)
+            if len(names) < 512 and k.__class__ is bytes:
+                names[k] = name
+            out.append((name, val))
+        else:
+            out.append((name, v.decode("latin-1")))
+    return out
 
 
 class Cycle:
@@ -478,7 +566,7 @@ class Cycle:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, "
                                    "after response already completed.")
             body = message.get("body", b"")
-            if type(body) is not bytes:
+            if body.__class__ is not bytes:
                 body = bytes(body)
             more = message.get("more_body", False)
             conn = self.conn
@@ -508,16 +596,12 @@ class Cycle:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got "
                                    "'http.response.start'.")
             status = message["status"]
-            if type(status) is not int or not 100 <= status <= 999:
+            if status.__class__ is not int or not 100 <= status <= 999:
                 raise TypeError(f"Invalid HTTP status code '{status!r}' in response.")
-            hdrs = []
-            for k, v in message.get("headers", ()):
-                name = k.decode("latin-1")
-                val = v.decode("latin-1")
-                check_header(name, val)
-                hdrs.append((name, val))
+            raw = message.get("headers")
             self.status = status
-            self.headers = hdrs
+            if raw:
+                self.headers = _response_headers(raw)
             self.started = True
             if status not in STATUS_LINES:
                 # a code Apache does not know keeps its number (not the class's first)
@@ -565,16 +649,25 @@ async def asgi_handler(r: Request) -> int:
     dc: ASGIDirConfig = r.per_dir_config[asgi.index]
     entry = _entry(r, path, mount.callable if mount is not None else "app",
                    mount.lifespan if mount is not None else None)
-    try:
-        app = await entry.get(st.st_mtime_ns, flag(dc.reloading, True),
-                              _main_log(r.tree, r.server))
-    except ScriptError as e:
-        log_lines(r, e.lines)
-        return 500
-    root_path, _ = common.script_name_and_path_info(r)
+    app = entry.app
+    mtime = st.st_mtime_ns
+    if app is None or (mtime != entry.mtime and flag(dc.reloading, True)):
+        try:
+            app = await entry.get(mtime, flag(dc.reloading, True),
+                                  _main_log(r.tree, r.server))
+        except ScriptError as e:
+            log_lines(r, e.lines)
+            return 500
+    hit = r.ctx.get(common.MOUNT_KEY)
+    root_path = hit[1] if hit is not None else common.script_name_and_path_info(r)[0]
+    scope = build_scope(r, root_path, entry.state, entry.version)
+    if "Upgrade" in r.headers_in and is_upgrade(r, "websocket"):
+        mx = r.server.module_config[asgi.index].ws_max_size
+        return await websocket.serve(r, app, scope, path,
+                                     websocket.DEFAULT_MAX_SIZE if mx is UNSET else mx)
     cyc = Cycle(r)
     try:
-        await app(build_scope(r, root_path, entry.state), cyc.receive, cyc.send)
+        await app(scope, cyc.receive, cyc.send)
     except asyncio.CancelledError:
         cyc.done()
         raise

@@ -73,6 +73,7 @@ class WSGIServerConfig:
     python_path: Any = unset_field("append")         # WSGIPythonPath
     threads: Any = UNSET                             # WSGIThreads
     daemons: Any = unset_field("update")             # WSGIDaemonProcess name -> options
+    request_timeout: Any = UNSET                     # WSGIRequestTimeout
 
 
 @dataclass(slots=True)
@@ -126,6 +127,23 @@ def wsgi_threads(cmd: CmdParms, conf: WSGIServerConfig, v: str) -> None:
     if not v.strip().isdigit() or int(v) < 1:
         raise DirectiveError("WSGIThreads must be a positive number")
     conf.threads = int(v)
+
+
+@wsgi.directive("WSGIRequestTimeout", args=ArgSpec.TAKE1, context=Context.RSRC,
+                syntax="WSGIRequestTimeout seconds",
+                help="Seconds a WSGI application may take over one request (0, the "
+                     "default: no limit). A request still running then is answered 504 "
+                     "Gateway Timeout (or its connection dropped if the response had "
+                     "begun), with an error-log line; the application's thread is "
+                     "abandoned and a new one serves the next requests")
+def wsgi_request_timeout(cmd: CmdParms, conf: WSGIServerConfig, v: str) -> None:
+    try:
+        secs = float(v)
+    except ValueError:
+        secs = -1.0
+    if secs < 0 or secs != secs:
+        raise DirectiveError("WSGIRequestTimeout must be a number of seconds (0: no limit)")
+    conf.request_timeout = secs
 
 
 @wsgi.directive("WSGIDaemonProcess", args=ArgSpec.TAKE_ARGV, context=Context.RSRC,
@@ -188,12 +206,12 @@ def wsgi_pass_authorization(cmd: CmdParms, conf: WSGIDirConfig, v: bool) -> None
 
 
 # --- hooks ------------------------------------------------------------------------------
-@wsgi.hook("translate_name", order=FIRST)
+@wsgi.hook("translate_name", order=FIRST, needs=True)
 def translate_wsgi(r: Request) -> int:
     return common.translate(r, "wsgi-script")
 
 
-@wsgi.hook("fixups", order=MIDDLE)
+@wsgi.hook("fixups", order=MIDDLE, needs=True)
 def fixup_wsgi(r: Request) -> int:
     return common.fixup_handler(r, "wsgi-script")
 
@@ -407,7 +425,7 @@ class WSGIJob:
 
     __slots__ = ("ack", "applied", "body_error", "conn", "drain_task", "entry", "environ",
                  "errors", "gone", "headers", "loop", "loop_error", "loop_tid", "mtime", "path",
-                 "r", "reloading", "sent", "status", "status_line")
+                 "r", "reloading", "sent", "status", "status_line", "timed_out")
 
     def __init__(self, r: Request, loop: asyncio.AbstractEventLoop, entry: WSGIEntry,
                  mtime: int, reloading: bool) -> None:
@@ -426,6 +444,7 @@ class WSGIJob:
         self.sent = False            # a piece of the body went to the loop
         self.applied = False         # the status and headers are on r (loop side)
         self.gone = False
+        self.timed_out = False       # WSGIRequestTimeout: the loop gave up on this job
         self.body_error = 0
         self.loop_error: list[str] | None = None
         self.ack = threading.Lock()
@@ -435,6 +454,8 @@ class WSGIJob:
 
     # -- the application's thread ---------------------------------------------------------
     def log(self, level: int, line: str) -> None:
+        if self.timed_out:
+            return                   # the request is over (and logged)
         if threading.get_ident() == self.loop_tid:
             self.r.log_error(level, line)
         else:
@@ -561,6 +582,8 @@ class WSGIJob:
 
     # -- the event loop's side ------------------------------------------------------------
     async def read_body(self, n: int) -> bytes:
+        if self.timed_out:
+            raise OSError("request data read error: the request timed out")
         try:
             return await self.r.read_body(n)
         except HTTPError as e:
@@ -575,7 +598,7 @@ class WSGIJob:
     def _emit(self, data: bytes) -> None:
         conn = self.conn
         try:
-            if conn.transport_closed or conn.aborted:
+            if conn.transport_closed or conn.aborted or self.timed_out:
                 self.gone = True
             else:
                 if not self.applied:
@@ -698,8 +721,29 @@ async def wsgi_handler(r: Request) -> int:
     loop = r.connection.loop
     job = WSGIJob(r, loop, entry, st.st_mtime_ns, flag(dc.reloading, True))
     job.environ = build_environ(r, job, dc, mount, script_name, path_info, group)
-    res = await _pool(r).submit(loop, job.run)
+    pool = _pool(r)
+    fut = pool.submit(loop, job.run)
+    secs = r.server.module_config[wsgi.index].request_timeout
+    if not secs or secs is UNSET:
+        return job.finish(await fut)
+    timer = loop.call_later(secs, pool.abandon, fut, RequestTimeout())
+    try:
+        res = await fut
+    except RequestTimeout:
+        job.timed_out = True
+        job.gone = True
+        r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): WSGI script '{path}' did not "
+                           f"complete its response within WSGIRequestTimeout ({secs:g} "
+                           f"seconds); its thread is abandoned ({pool.stuck} abandoned in "
+                           "this process).")
+        return 504
+    finally:
+        timer.cancel()
     return job.finish(res)
+
+
+class RequestTimeout(Exception):
+    """WSGIRequestTimeout expired for a request."""
 
 
 __all__ = ["FileWrapper", "WSGIJob", "wsgi"]

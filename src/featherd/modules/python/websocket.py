@@ -1,0 +1,555 @@
+"""WebSocket (RFC 6455) for mod_asgi: the opening handshake, the framing, and the ASGI
+``websocket`` scope and events.
+
+An ASGI mount that gets ``GET`` with ``Upgrade: websocket`` and ``Connection: upgrade``
+on HTTP/1.1 runs the application with a ``websocket`` scope (``subprotocols`` from
+Sec-WebSocket-Protocol, the ``websocket.http.response`` extension). The first
+``receive()`` says ``websocket.connect``; ``websocket.accept`` (``subprotocol``, extra
+``headers``) answers 101 through :func:`featherd.core.upgrade.switch_protocols`;
+``websocket.close`` before accepting is a 403; ``websocket.http.response.start`` and
+``.body`` send an ordinary HTTP response instead (through the output filters). An
+exception or a return before accepting is a 500; after accepting, the connection is
+closed with 1011 (an exception) or 1000 (a return without closing).
+
+The framing is ours: frames parsed as bytes arrive (no task per message), client frames
+must be masked, RSV bits and unknown opcodes are protocol errors (1002), control frames
+must be short and unfragmented, fragments are joined (a continuation without a start, or
+a new message inside a fragmented one, is 1002), a message over the maximum size is 1009,
+text that is not UTF-8 is 1007. Pings are answered with pongs at once. The close
+handshake: a client's close is answered with the same code and the connection closed;
+our close waits up to CLOSE_TIMEOUT for the client's before closing the connection.
+A graceful stop or restart of the worker closes each socket with 1001 (going away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import struct
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from featherd.core import upgrade
+from featherd.core.hooks import OK
+from featherd.modules.python.common import (
+    DEBUG,
+    ERROR,
+    INFO,
+    check_header,
+    log_exception,
+    traceback_lines,
+)
+
+if TYPE_CHECKING:
+    from featherd.core.request import Request
+
+TAG = "mod_asgi"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+DEFAULT_MAX_SIZE = 16 * 1024 * 1024          # uvicorn's --ws-max-size
+CLOSE_TIMEOUT = 5.0
+QUEUE_PAUSE = 64                             # stop reading while this many messages wait
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+_DATA_OPS = (OP_CONT, OP_TEXT, OP_BINARY)
+_CONTROL_OPS = (OP_CLOSE, OP_PING, OP_PONG)
+
+
+class ClientDisconnected(OSError):
+    """websocket.send after the connection closed (ASGI spec 2.4: an OSError)."""
+
+
+def accept_key(key: str) -> str:
+    return base64.b64encode(hashlib.sha1(key.encode("latin-1") + GUID).digest()).decode()
+
+
+def valid_key(key: str | None) -> bool:
+    if not key:
+        return False
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except (ValueError, TypeError):
+        return False
+
+
+def unmask(data: bytes | bytearray, mask: bytes) -> bytes:
+    n = len(data)
+    if not n:
+        return b""
+    m = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(m, "little")).to_bytes(n, "little")
+
+
+def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """A server frame (unmasked) with its payload."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    if n < 126:
+        head = bytes((b0, n))
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, 127, n)
+    return head + payload
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    if code in (1005, 1006):
+        return b""
+    return struct.pack("!H", code) + reason.encode("utf-8")[:123]
+
+
+def valid_close_code(code: int) -> bool:
+    return (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999)
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.events: list[tuple[int, bytes]] = []    # complete ones before the error
+
+
+class FrameReader:
+    """Incremental RFC 6455 parser for client frames: ``feed(data)`` returns complete
+    messages and control frames as (opcode, payload) pairs; raises ProtocolError."""
+
+    __slots__ = ("buf", "frag_op", "frags", "frag_size", "max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self.buf = bytearray()
+        self.max_size = max_size
+        self.frag_op = 0
+        self.frags: list[bytes] = []
+        self.frag_size = 0
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        try:
+            return self._feed(data, out)
+        except ProtocolError as e:
+            e.events = out
+            raise
+
+    def _feed(self, data: bytes, out: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        buf = self.buf
+        buf += data
+        pos = 0
+        n = len(buf)
+        while n - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            fin = b0 & 0x80
+            if b0 & 0x70:
+                raise ProtocolError(1002, "reserved bits set")
+            op = b0 & 0x0F
+            if not b1 & 0x80:
+                raise ProtocolError(1002, "unmasked client frame")
+            length = b1 & 0x7F
+            hl = 6
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                hl = 8
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                if length >> 63:
+                    raise ProtocolError(1002, "bad frame length")
+                hl = 14
+            if op in _CONTROL_OPS:
+                if not fin:
+                    raise ProtocolError(1002, "fragmented control frame")
+                if length > 125:
+                    raise ProtocolError(1002, "control frame too long")
+            elif op not in _DATA_OPS:
+                raise ProtocolError(1002, f"unknown opcode {op}")
+            elif length + self.frag_size > self.max_size:
+                raise ProtocolError(1009, "message too big")
+            end = pos + hl + length
+            if n < end:
+                break
+            mask = bytes(buf[pos + hl - 4:pos + hl])
+            payload = unmask(buf[pos + hl:end], mask)
+            pos = end
+            if op in _CONTROL_OPS:
+                out.append((op, payload))
+                continue
+            if op == OP_CONT:
+                if not self.frag_op:
+                    raise ProtocolError(1002, "continuation frame without a message")
+                self.frags.append(payload)
+                self.frag_size += length
+                if fin:
+                    out.append((self.frag_op, b"".join(self.frags)))
+                    self.frag_op = 0
+                    self.frags = []
+                    self.frag_size = 0
+                continue
+            if self.frag_op:
+                raise ProtocolError(1002, "new message inside a fragmented one")
+            if fin:
+                out.append((op, payload))
+            else:
+                self.frag_op = op
+                self.frags = [payload]
+                self.frag_size = length
+        if pos:
+            del buf[:pos]
+        return out
+
+
+# --- the ASGI side -------------------------------------------------------------------
+CONNECTING, ACCEPTED, DENIED_HTTP, CLOSED = range(4)
+
+
+class WebSocketCycle:
+    """receive() and send() of one ASGI websocket connection."""
+
+    def __init__(self, r: Request, max_size: int) -> None:
+        self.r = r
+        self.conn = r.connection
+        self.loop = r.connection.loop
+        self.state = CONNECTING
+        self.connect_sent = False
+        self.max_size = max_size
+        self.reader = FrameReader(max_size)
+        self.stream: upgrade.UpgradedStream | None = None
+        self.queue: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.close_sent = False
+        self.close_received = False
+        self.disconnected = False          # websocket.disconnect queued (or given)
+        self.close_code = 1006
+        self.closed_waiter: asyncio.Future[None] | None = None
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.http_cycle: Any = None        # websocket.http.response: mod_asgi's Cycle
+
+    # -- receive ------------------------------------------------------------------------
+    async def receive(self) -> dict[str, Any]:
+        if not self.connect_sent:
+            self.connect_sent = True
+            return {"type": "websocket.connect"}
+        while not self.queue:
+            if self.state in (DENIED_HTTP, CLOSED) and not self.queue:
+                return {"type": "websocket.disconnect", "code": self.close_code,
+                        "reason": ""}
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        msg = self.queue.popleft()
+        s = self.stream
+        if s is not None and s.paused_reading and len(self.queue) < QUEUE_PAUSE // 2:
+            s.resume_reading()
+        return msg
+
+    def _put(self, msg: dict[str, Any]) -> None:
+        self.queue.append(msg)
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+        s = self.stream
+        if s is not None and len(self.queue) >= QUEUE_PAUSE:
+            s.pause_reading()
+
+    def _disconnect(self, code: int, reason: str = "") -> None:
+        if not self.disconnected:
+            self.disconnected = True
+            self.close_code = code
+            self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+    # -- bytes from the client ----------------------------------------------------------
+    def on_data(self, data: bytes) -> None:
+        if not data:                        # end of input, or the connection is gone
+            self._disconnect(1006 if not self.close_received else self.close_code)
+            self._close_transport()
+            return
+        if self.close_received:
+            return
+        err: ProtocolError | None = None
+        try:
+            events = self.reader.feed(data)
+        except ProtocolError as e:
+            events, err = e.events, e
+        for op, payload in events:
+            if op == OP_TEXT:
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._fail(1007, "invalid UTF-8 in a text message")
+                    return
+                if not self.close_sent:
+                    self._put({"type": "websocket.receive", "text": text})
+            elif op == OP_BINARY:
+                if not self.close_sent:
+                    self._put({"type": "websocket.receive", "bytes": payload})
+            elif op == OP_PING:
+                if not self.close_sent:
+                    self._write(frame(OP_PONG, payload))
+            elif op == OP_PONG:
+                pass
+            else:
+                self._on_close_frame(payload)
+                return
+        if err is not None:
+            self._fail(err.code, err.reason)
+
+    def _on_close_frame(self, payload: bytes) -> None:
+        self.close_received = True
+        code, reason = 1005, ""
+        if len(payload) == 1:
+            self._fail(1002, "close frame of one byte")
+            return
+        if len(payload) >= 2:
+            code = struct.unpack("!H", payload[:2])[0]
+            if not valid_close_code(code):
+                self.close_received = False
+                self._fail(1002, f"invalid close code {code}")
+                return
+            try:
+                reason = payload[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                self.close_received = False
+                self._fail(1007, "invalid UTF-8 in the close reason")
+                return
+        if not self.close_sent:
+            # the client closes: the same code back, then the connection goes
+            self.close_sent = True
+            self._write(frame(OP_CLOSE, close_payload(code)))
+        self._disconnect(code, reason)
+        self._close_transport()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """A protocol error from the client: close with ``code``, tell the app."""
+        self.r.log_error(INFO, f"{TAG} (pid={os.getpid()}): WebSocket protocol error from "
+                               f"the client: {reason} (closing with {code})")
+        self.close_received = True         # nothing more from it is read
+        self.reader = FrameReader(0)
+        if not self.close_sent:
+            self.close_sent = True
+            self._write(frame(OP_CLOSE, close_payload(code, reason)))
+        self._disconnect(code, reason)
+        self._close_transport()
+
+    def _write(self, data: bytes) -> None:
+        s = self.stream
+        if s is not None:
+            s.write(data)
+
+    def _close_transport(self) -> None:
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
+        s = self.stream
+        if s is not None:
+            s.close()
+        self.state = CLOSED
+        self._finish_close()
+
+    def _finish_close(self) -> None:
+        self.state = CLOSED
+        w = self.closed_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def start_close(self, code: int, reason: str = "") -> None:
+        """Our close frame; the connection goes when the client answers (or after
+        CLOSE_TIMEOUT)."""
+        if self.close_sent or self.state != ACCEPTED:
+            return
+        self.close_sent = True
+        self._write(frame(OP_CLOSE, close_payload(code, reason)))
+        if self.close_received:
+            self._close_transport()
+            return
+        self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._close_transport)
+
+    def on_stop(self) -> None:
+        """The worker stops gracefully: going away."""
+        if self.state == ACCEPTED and not self.close_sent:
+            self.start_close(1001, "server shutting down")
+            self._disconnect(1001, "server shutting down")
+
+    async def wait_closed(self) -> None:
+        if self.state == CLOSED:
+            return
+        self.closed_waiter = self.loop.create_future()
+        await self.closed_waiter
+
+    # -- send ------------------------------------------------------------------------------
+    async def send(self, message: dict[str, Any]) -> None:
+        t = message["type"]
+        state = self.state
+        if t == "websocket.send":
+            if state != ACCEPTED or self.close_sent:
+                if state == CONNECTING:
+                    raise RuntimeError("Expected ASGI message 'websocket.accept', "
+                                       "'websocket.close' or 'websocket.http.response.start'"
+                                       ", but got 'websocket.send'.")
+                raise ClientDisconnected("the WebSocket connection is closed")
+            b = message.get("bytes")
+            if b is not None:
+                data = frame(OP_BINARY, bytes(b))
+            else:
+                text = message.get("text")
+                if text is None:
+                    raise TypeError("websocket.send needs 'bytes' or 'text'")
+                data = frame(OP_TEXT, text.encode("utf-8"))
+            s = self.stream
+            assert s is not None
+            s.write(data)
+            if s.writing_paused:
+                await s.drain()
+            return
+        if t == "websocket.accept":
+            if state != CONNECTING:
+                raise RuntimeError(f"Unexpected ASGI message '{t}' after the handshake.")
+            self._accept(message)
+            return
+        if t == "websocket.close":
+            code = message.get("code") or 1000
+            reason = message.get("reason") or ""
+            if state == CONNECTING:
+                self.state = DENIED_HTTP    # the handler answers 403
+                self.close_code = code
+                return
+            if state == ACCEPTED:
+                self.start_close(code, reason)
+            return
+        if t == "websocket.http.response.start":
+            if state != CONNECTING:
+                raise RuntimeError(f"Unexpected ASGI message '{t}' after the handshake.")
+            self.state = DENIED_HTTP
+            self.http_cycle = _http_cycle(self.r)
+            await self.http_cycle.send({**message, "type": "http.response.start"})
+            return
+        if t == "websocket.http.response.body":
+            if self.http_cycle is None:
+                raise RuntimeError("Expected ASGI message 'websocket.http.response.start' "
+                                   "before 'websocket.http.response.body'.")
+            await self.http_cycle.send({**message, "type": "http.response.body"})
+            return
+        raise RuntimeError(f"Unexpected ASGI message '{t}' on a websocket connection.")
+
+    def _accept(self, message: dict[str, Any]) -> None:
+        r = self.r
+        headers = [("Sec-WebSocket-Accept",
+                    accept_key(r.headers_in.get("Sec-WebSocket-Key") or ""))]
+        sub = message.get("subprotocol")
+        if sub:
+            headers.append(("Sec-WebSocket-Protocol", sub))
+        for k, v in message.get("headers") or ():
+            name = k.decode("latin-1") if isinstance(k, bytes) else str(k)
+            val = v.decode("latin-1") if isinstance(v, bytes) else str(v)
+            check_header(name, val)
+            if name.lower() in ("sec-websocket-accept", "sec-websocket-protocol",
+                                "sec-websocket-extensions"):
+                continue
+            headers.append((name, val))
+        self.stream = upgrade.switch_protocols(r, "websocket", headers)
+        self.state = ACCEPTED
+        self.stream.on_stop = self.on_stop
+        self.stream.set_consumer(self.on_data)
+
+
+def _http_cycle(r: Request) -> Any:
+    from featherd.modules.python.mod_asgi import Cycle
+
+    return Cycle(r)
+
+
+def handshake_error(r: Request) -> int:
+    """0 for a valid opening handshake, else the status to answer with."""
+    if r.method != "GET":
+        return 400
+    v = (r.headers_in.get("Sec-WebSocket-Version") or "").strip()
+    if v != "13":
+        r.err_headers_out.set("Sec-WebSocket-Version", "13")
+        r.log_error(INFO, f"{TAG}: unsupported WebSocket version '{v}' (13 is spoken)")
+        return 426
+    if not valid_key(r.headers_in.get("Sec-WebSocket-Key")):
+        r.log_error(INFO, f"{TAG}: bad Sec-WebSocket-Key in the opening handshake")
+        return 400
+    return 0
+
+
+def build_scope(r: Request, http_scope: dict[str, Any]) -> dict[str, Any]:
+    scope = dict(http_scope)
+    scope["type"] = "websocket"
+    scope["asgi"] = {"version": http_scope["asgi"]["version"], "spec_version": "2.4"}
+    scope["scheme"] = "wss" if r.connection.is_tls else "ws"
+    del scope["method"]
+    subs: list[str] = []
+    for v in r.headers_in.get_all("Sec-WebSocket-Protocol"):
+        subs.extend(t.strip() for t in v.split(",") if t.strip())
+    scope["subprotocols"] = subs
+    scope["extensions"] = {"websocket.http.response": {},
+                           "featherd": http_scope["extensions"]["featherd"]}
+    return scope
+
+
+async def serve(r: Request, app: Any, scope: dict[str, Any], path: str,
+                max_size: int) -> int:
+    """Run the application for one websocket request; the handler's return value."""
+    status = handshake_error(r)
+    if status:
+        return status
+    cyc = WebSocketCycle(r, max_size)
+    try:
+        await app(build_scope(r, scope), cyc.receive, cyc.send)
+    except asyncio.CancelledError:
+        if cyc.stream is not None:
+            cyc.stream.abort()
+        raise
+    except ClientDisconnected:
+        r.log_error(DEBUG, f"{TAG} (pid={os.getpid()}): ASGI websocket application "
+                           f"'{path}' stopped: the client went away.")
+        await _finish(cyc)
+        return OK
+    except BaseException:
+        lines = traceback_lines()
+        log_exception(r, TAG, "ASGI", path, lines)
+        hc = cyc.http_cycle
+        if hc is not None:
+            hc.done()
+            return OK if hc.complete else 500
+        if cyc.state in (CONNECTING, DENIED_HTTP):
+            return 500
+        cyc.start_close(1011, "internal error")
+        await _finish(cyc)
+        return OK
+    if cyc.state == CONNECTING:
+        r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): ASGI callable returned without "
+                           f"accepting or closing the websocket: '{path}'.")
+        return 500
+    if cyc.state == DENIED_HTTP:
+        hc = cyc.http_cycle
+        if hc is None:
+            return 403
+        hc.done()
+        if not hc.complete:
+            r.log_error(ERROR, f"{TAG} (pid={os.getpid()}): ASGI callable returned without "
+                               f"completing the websocket.http.response: '{path}'.")
+            return 500
+        return OK
+    cyc.start_close(1000)
+    await _finish(cyc)
+    return OK
+
+
+async def _finish(cyc: WebSocketCycle) -> None:
+    """Wait for the end of the close handshake and of the connection."""
+    s = cyc.stream
+    if s is None:
+        return
+    await cyc.wait_closed()
+    s.close()
+
+
+__all__ = ["ClientDisconnected", "FrameReader", "WebSocketCycle", "accept_key", "frame",
+           "serve", "unmask"]
