@@ -17,6 +17,11 @@ http.client and compared on status, the KEY_HEADERS and the body.
 
 Where Apache 2.2 and 2.4 differ on purpose and featherd follows 2.2 (the project's
 default), the comparison accepts the 2.2 form; each allowance is listed in ALLOWED_22.
+
+Tests that run featherd their own way and need an apache2 beside it (tests/e2e/autoindex,
+tests/e2e/rewrite) use :func:`apache_server` (a lone apache2 with the modules they name)
+and :func:`apache_load_modules`; they import this file after putting tests/compat on
+sys.path.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +122,13 @@ def featherd_env() -> dict[str, str]:
     return env
 
 
-def apache_available() -> str | None:
-    """None when apache2 can run here, else why not."""
+def apache_available(modules: Iterable[str] = ("mpm_event",)) -> str | None:
+    """None when apache2 can run here with ``modules`` (short names), else why not."""
     if not os.path.exists(APACHE):
         return f"{APACHE} not installed"
-    if not (MODDIR / "mod_mpm_event.so").exists():
-        return f"{MODDIR}/mod_mpm_event.so missing"
+    for m in modules:
+        if not (MODDIR / f"mod_{m}.so").exists():
+            return f"{MODDIR}/mod_{m}.so missing"
     return None
 
 
@@ -364,6 +371,27 @@ def _descendants(pid: int) -> list[int]:
         out += kids
         todo += kids
     return out
+
+
+def apache_load_modules(modules: Iterable[str]) -> str:
+    """``LoadModule`` lines for exactly ``modules`` (short names, in this order: "mpm_prefork",
+    "authz_core", "mime"), for a test that picks its own set (Pair loads featherd's)."""
+    return "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in modules)
+
+
+def apache_server(d: Path, modules: Iterable[str], body: str) -> Proc:
+    """A lone apache2 (a test that runs featherd its own way): writes ``d``/httpd.conf with
+    ServerRoot ``d``, Listen on a free loopback port, the ``LoadModule`` lines of
+    ``modules``, a Mutex, PidFile and ErrorLog in ``d``, then ``body`` (ServerName,
+    DocumentRoot and the rest); returns the Proc, not started (``start()``, ``stop()``,
+    ``port``, ``error_log()``)."""
+    d.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = d / "httpd.conf"
+    conf.write_text(f'ServerRoot "{d}"\nListen 127.0.0.1:{port}\n' + apache_load_modules(modules)
+                    + f'Mutex file:{d} default\nPidFile "{d}/httpd.pid"\n'
+                    + f'ErrorLog "{d}/error_log"\n' + body)
+    return Proc("apache2", [APACHE, "-d", str(d), "-f", str(conf), "-DFOREGROUND"], port, d)
 
 
 class Pair:

@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from featherd_testlib import SRC, Server, free_port
 
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
-pytestmark = pytest.mark.skipif(not os.path.exists(APACHE) or not os.path.isdir(MODDIR),
-                                reason="apache2 is not installed")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import (  # noqa: E402
+    APACHE,
+    apache_available,
+    apache_load_modules,
+    apache_server,
+)
+
+APACHE_MODULES = ("mpm_prefork", "authz_core", "autoindex", "mime", "dir")
+pytestmark = pytest.mark.skipif(apache_available(APACHE_MODULES) is not None,
+                                reason=f"apache2 comparison: {apache_available(APACHE_MODULES)}")
 
 T0 = 1795000000   # 2026-11-18, a fixed base for modification times
 MIME = f"{SRC}/featherd/data/mime.types"
@@ -208,12 +213,10 @@ def _sections(root: Path, apache: bool) -> str:
     return "".join(parts)
 
 
-def _apache_conf(root: Path, port: int) -> str:
-    mods = ["mpm_prefork", "authz_core", "autoindex", "mime", "dir"]
-    loads = "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in mods)
-    return (f"ServerRoot {root}\nListen 127.0.0.1:{port}\n{loads}"
-            f"Mutex file:{root}/alogs\nPidFile {root}/alogs/httpd.pid\n"
-            f"ErrorLog {root}/alogs/error_log\nServerName test.local\n"
+def _apache_body(root: Path) -> str:
+    """apache2's configuration after compat_harness.apache_server's Listen, LoadModule,
+    Mutex, PidFile and ErrorLog lines."""
+    return (f"ServerName test.local\n"
             f"DocumentRoot {root}/htdocs\nServerSignature On\nTypesConfig {MIME}\n"
             "AddEncoding x-gzip .gz\n"
             "<Directory />\nAllowOverride None\n</Directory>\n"
@@ -229,39 +232,6 @@ def _featherd_conf(root: Path, port: int) -> str:
             f"{COMMON_ICONS}{_sections(root, False)}")
 
 
-class Apache:
-    def __init__(self, root: Path, port: int) -> None:
-        self.root, self.port = root, port
-        (root / "alogs").mkdir(exist_ok=True)
-        conf = root / "apache.conf"
-        conf.write_text(_apache_conf(root, port))
-        # its own session: prefork signals its whole process group when it stops
-        self.proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"apache2 exited: {out}")
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("apache2 did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("aicmp")
@@ -269,7 +239,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     for name, _b, _q, extra in CASES:
         make_tree(root / "htdocs" / name, extra)
     make_tree(root / "htdocs" / "none" / "none")
-    apache = Apache(root, free_port())
+    apache = apache_server(root / "apache2", APACHE_MODULES, _apache_body(root))
+    apache.start()
     port = free_port()
     fd = Server(root, _featherd_conf(root, port), port)
     try:
@@ -339,9 +310,7 @@ def test_head_and_forbidden_match_apache(servers: tuple[str, str]) -> None:
 
 def test_fancyindexing_directive_is_refused_like_apache(tmp_path: Path) -> None:
     conf = tmp_path / "a.conf"
-    conf.write_text(textwrap.dedent(f"""\
-        LoadModule mpm_prefork_module {MODDIR}/mod_mpm_prefork.so
-        LoadModule autoindex_module {MODDIR}/mod_autoindex.so
+    conf.write_text(apache_load_modules(["mpm_prefork", "autoindex"]) + textwrap.dedent("""\
         ServerName test.local
         FancyIndexing on
         """))

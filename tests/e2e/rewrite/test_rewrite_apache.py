@@ -7,21 +7,21 @@ reference; the 2.4 manual is the one installed). Skipped when apache2 is absent.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
+import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from featherd_testlib import SRC, Server, free_port
 
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import apache_available, apache_server  # noqa: E402
+
 MIME = f"{SRC}/featherd/data/mime.types"
-pytestmark = pytest.mark.skipif(not os.path.exists(APACHE) or not os.path.isdir(MODDIR),
-                                reason="apache2 is not installed")
+APACHE_MODULES = ("mpm_prefork", "authz_core", "mime", "dir", "alias", "rewrite")
+pytestmark = pytest.mark.skipif(apache_available(APACHE_MODULES) is not None,
+                                reason=f"apache2 comparison: {apache_available(APACHE_MODULES)}")
 
 SERVER_RULES = r"""
 RewriteEngine on
@@ -247,12 +247,10 @@ def _body(root: Path) -> str:
     return (SERVER_RULES + DIRECTORY_RULES).replace("@ROOT@", str(root))
 
 
-def _apache_conf(root: Path, port: int) -> str:
-    mods = ["mpm_prefork", "authz_core", "mime", "dir", "alias", "rewrite"]
-    loads = "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in mods)
-    return (f"ServerRoot {root}\nListen 127.0.0.1:{port}\n{loads}"
-            f"Mutex file:{root}/alogs\nPidFile {root}/alogs/httpd.pid\n"
-            f"ErrorLog {root}/alogs/error_log\nServerName test.local\n"
+def _apache_body(root: Path) -> str:
+    """apache2's configuration after compat_harness.apache_server's Listen, LoadModule,
+    Mutex, PidFile and ErrorLog lines."""
+    return (f"ServerName test.local\n"
             f"DocumentRoot {root}/htdocs\nTypesConfig {MIME}\n"
             f"<Directory {root}>\nAllowOverride All\nRequire all granted\n</Directory>\n"
             + _body(root))
@@ -265,44 +263,13 @@ def _featherd_conf(root: Path, port: int) -> str:
             + _body(root))
 
 
-class Apache:
-    def __init__(self, root: Path, port: int) -> None:
-        self.port = port
-        (root / "alogs").mkdir(exist_ok=True)
-        conf = root / "apache.conf"
-        conf.write_text(_apache_conf(root, port))
-        self.proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"apache2 exited: {out}")
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("apache2 did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("rwcmp")
     (root / "logs").mkdir()
     _files(root)
-    apache = Apache(root, free_port())
+    apache = apache_server(root / "apache2", APACHE_MODULES, _apache_body(root))
+    apache.start()
     port = free_port()
     fd = Server(root, _featherd_conf(root, port), port)
     try:

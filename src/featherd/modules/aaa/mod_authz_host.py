@@ -21,15 +21,13 @@ from featherd.modules.aaa.common import (
     AUTHZ_DENIED,
     AUTHZ_GRANTED,
     ERROR,
-    BadIP,
-    Subnet,
     in_domain,
     is_local,
     limit_spec,
     method_applies,
-    parse_subnet,
     remote_host_double,
 )
+from featherd.util.ipsubnet import BadIP, Subnet, parse_subnet
 
 if TYPE_CHECKING:
     from featherd.config.parser import CmdParms

@@ -29,8 +29,8 @@ from featherd.config.parser import CmdParms
 from featherd.core.hooks import DECLINED, FIRST, MIDDLE, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError
-from featherd.modules.mappers.rewrite.regex import PCREError, compile_pcre
 from featherd.modules.mappers.rewrite.util import escape_uri, is_url, pregsub
+from featherd.util.pcre import PCREError, compile_pcre
 
 if TYPE_CHECKING:
     import re

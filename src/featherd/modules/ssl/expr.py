@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from featherd.modules.mappers.rewrite.regex import PCREError, compile_pcre
+from featherd.util.pcre import PCREError, compile_pcre
 
 
 class ExprError(ValueError):

@@ -11,7 +11,7 @@ from typing import Any
 from featherd.errors import DirectiveError
 from featherd.http.status import REASONS
 from featherd.modules.mappers.rewrite.expand import Template, compile_template
-from featherd.modules.mappers.rewrite.regex import PCREError, compile_pcre
+from featherd.util.pcre import PCREError, compile_pcre
 
 #: REWRITE_MAX_ROUNDS: the [N] flag's default limit (2.4.8 added [N=n])
 MAX_ROUNDS = 10000
