@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from featherd.core.hooks import DONE, OK
+from featherd.core.http_request import lookup_file, lookup_uri, run_sub_req
 from featherd.modules.filters.include import expr as expr_mod
 from featherd.modules.filters.include.values import (
     _decode,
@@ -207,12 +208,12 @@ def _condition(ctx: IncludesFilter, expr: str, done: Callable[[bool], None]
     """Evaluate; call done(result) (or emit the error). Async only for -A."""
     fn = ctx.r.filename or ""
     try:
-        root, regex = expr_mod.parse(expr)
+        root, regex, has_access = expr_mod.parse_cached(expr)
     except expr_mod.ExprError as e:
         ctx.log(ERROR, str(e).format(expr=expr, file=fn))
         ctx.error()
         return None
-    acc = expr_mod.access_nodes(root)
+    acc = expr_mod.access_nodes(root) if has_access else []
 
     def run(results: dict[str, bool]) -> None:
         try:
@@ -233,8 +234,6 @@ def _condition(ctx: IncludesFilter, expr: str, done: Callable[[bool], None]
 async def _with_access(ctx: IncludesFilter, nodes: list[expr_mod.Node],
                        run: Callable[[dict[str, bool]], None]) -> None:
     """-A url: true when a sub-request for url passes the access checks (< 400)."""
-    from featherd.core.http_request import lookup_uri
-
     results: dict[str, bool] = {}
     for nd in nodes:
         if nd.right is None or nd.right.value is None:
@@ -352,8 +351,6 @@ def _relative_ok(path: str) -> str | None:
 
 
 async def _lookup_file(ctx: IncludesFilter, rel: str) -> Request:
-    from featherd.core.http_request import lookup_file
-
     r = ctx.r
     base = os.path.dirname(r.filename or "/")
     return await lookup_file(r, os.path.join(base, rel))
@@ -361,8 +358,6 @@ async def _lookup_file(ctx: IncludesFilter, rel: str) -> Request:
 
 async def find_file(ctx: IncludesFilter, element: str, tag: str, val: str
                     ) -> os.stat_result | None:
-    from featherd.core.http_request import lookup_uri
-
     r = ctx.r
     fn = r.filename
     if tag == "file":
@@ -451,8 +446,6 @@ async def _include(ctx: IncludesFilter, args: Args) -> None:
 
 
 async def _include_one(ctx: IncludesFilter, tag: str, val: str) -> bool:
-    from featherd.core.http_request import lookup_uri, run_sub_req
-
     r = ctx.r
     fn = r.filename
     parsed = ctx.parse_string(val)

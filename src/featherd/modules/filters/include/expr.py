@@ -192,6 +192,38 @@ def parse(expr: str) -> tuple[Node | None, int]:
     return root, regex
 
 
+_PARSED: dict[str, tuple[Node | None, int, bool] | ExprError] = {}
+
+
+def parse_cached(expr: str) -> tuple[Node | None, int, bool]:
+    """parse() of a page's expression, remembered (a page's #if lines come back with
+    every request): a fresh copy of the tree (evaluate() writes into it), the number of
+    regexes, and whether it has ``-A`` nodes."""
+    hit = _PARSED.get(expr)
+    if hit is None:
+        try:
+            root, regex = parse(expr)
+            hit = (root, regex, bool(access_nodes(root)))
+        except ExprError as e:
+            hit = e
+        if len(_PARSED) >= 1024:
+            _PARSED.clear()
+        _PARSED[expr] = hit
+    if isinstance(hit, ExprError):
+        raise ExprError(*hit.args)
+    root, regex, acc = hit
+    return (_clone(root, None) if root is not None else None), regex, acc
+
+
+def _clone(nd: Node, parent: Node | None) -> Node:
+    c = Node(nd.type, nd.value, None, None, parent)
+    if nd.left is not None:
+        c.left = _clone(nd.left, c)
+    if nd.right is not None:
+        c.right = _clone(nd.right, c)
+    return c
+
+
 def access_nodes(root: Node | None) -> list[Node]:
     """The ``-A`` nodes (their URLs are looked up before the evaluation)."""
     out: list[Node] = []

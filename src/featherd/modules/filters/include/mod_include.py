@@ -6,7 +6,8 @@ INCLUDES .shtml``, ``SetOutputFilter INCLUDES``, the 2.2 ``server-parsed`` handl
 ``text/x-server-parsed-html`` type, or XBitHack (text/html files with the user
 execute bit; ``full`` also sends Last-Modified when the group execute bit is set).
 
-The document is scanned as it streams (parser.py); elements (elements.py) run in
+The document is scanned as it streams (parser.py); a whole file passed at once is
+parsed once per distinct content (the parse cache below); elements (elements.py) run in
 order: config, echo, exec (mod_cgi's), fsize, flastmod, include (file= and virtual=,
 through sub-requests whose output is spliced in at the element), printenv, set,
 if / elif / else / endif (expr.py), and 2.4's comment; values.py holds the encodings,
@@ -20,6 +21,7 @@ response loses the file's Content-Length, ETag (unless SSIETag on) and Last-Modi
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import stat as stat_mod
 import traceback
@@ -31,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET
 from featherd.core.core_module import core, options
+from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, REALLY_LAST
 from featherd.core.module import Module
 from featherd.errors import DirectiveError, HTTPError
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.filters.chain import FTYPE_RESOURCE, add_output_filter
+from featherd.filters.protocol import protocol_stage
 from featherd.modules.filters.include import expr as expr_mod
 from featherd.modules.filters.include.elements import COND_TRUE, ELEMENTS, PRINTING
 from featherd.modules.filters.include.parser import (
@@ -67,6 +71,16 @@ INCLUDES_MAGIC_TYPES = ("text/x-server-parsed-html", "text/x-server-parsed-html3
 FLUSH_AT = 65536                 # pending output passed on past this (httpd's core
 #                                  output filter sets aside as much before writing)
 READ_CHUNK = 4 * 1024 * 1024     # a file is read as APR mmaps it: up to 4 MiB at a time
+# Parsed documents (the parser's events: text and tags, and its state at the end) by
+# their bytes and the start/end tags: the document is read every time, as Apache reads
+# it, and parsed again only when its bytes differ. Used for a whole file passed at once
+# (what the default handler does); the elements never change a Tag, so the events are
+# shared between requests.
+PARSE_CACHE_MAX_FILE = 256 * 1024
+PARSE_CACHE_BUDGET = 16 * 1024 * 1024     # bytes of documents kept, per worker
+SINK_READ_MAX = 65536            # included files up to this size are read, not passed on
+_PARSE_CACHE: dict[tuple[bytes, bytes, bytes], tuple[tuple[Any, ...], bytes, bool]] = {}
+_parse_cache_bytes = 0
 
 
 @dataclass(slots=True)
@@ -168,17 +182,22 @@ def _v(v: Any, default: Any) -> Any:
 
 
 # --- hooks: when the filter applies ----------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _magic_type(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() in INCLUDES_MAGIC_TYPES
+
+
 @include.hook("fixups", order=REALLY_LAST + 1)
 def include_fixup(r: Request) -> int:
     """server-parsed (2.2) and the x-server-parsed types become INCLUDES on the default
     handler; XBitHack adds INCLUDES to executable text/html files. Runs after the
     core's SetHandler/ForceType."""
-    ct = (r.content_type or "").split(";", 1)[0].strip().lower()
-    if r.handler == "server-parsed":
+    h = r.handler
+    if h == "server-parsed":
         if not r.content_type:
             r.content_type = "text/html"
         r.handler = "default-handler"
-    elif ct in INCLUDES_MAGIC_TYPES and not r.handler:
+    elif not h and r.content_type and _magic_type(r.content_type):
         r.content_type = "text/html"
     else:
         conf: IncludeDirConfig = r.per_dir_config[include.index]
@@ -220,6 +239,7 @@ class IncludesFilter:
         self.out_bytes = 0
         self.busy = False
         self.seen_eos = False
+        self.fed = False                 # the parser has seen part of the document
 
     @staticmethod
     def _xbit_full(r: Request, conf: IncludeDirConfig) -> bool:
@@ -246,14 +266,31 @@ class IncludesFilter:
         if aw is not None:
             self._go_async(aw)           # the task passes on what is pending, in order
             return []
+        return self._take_out()
+
+    def _take_out(self) -> list[Any]:
+        """The pending output, runs of data joined (a page's text and elements leave as
+        one piece: less for the filters below and the network to go through)."""
         out, self.out = self.out, []
         self.out_bytes = 0
-        return out
+        if len(out) < 2:
+            return out
+        merged: list[Any] = []
+        run: list[bytes] = []
+        for b in out:
+            if b.__class__ is bytes:
+                run.append(b)
+                continue
+            if run:
+                merged.append(run[0] if len(run) == 1 else b"".join(run))
+                run = []
+            merged.append(b)
+        if run:
+            merged.append(run[0] if len(run) == 1 else b"".join(run))
+        return merged
 
     def _pass_down(self, bb: list[Any]) -> None:
         """ap_pass_brigade(f->next, bb): the filters after this one, then the network."""
-        from featherd.filters.protocol import protocol_stage
-
         r = self.r
         chain = r.output_filters
         idx = len(chain)                   # not in the chain (any more): the network
@@ -268,9 +305,13 @@ class IncludesFilter:
         protocol_stage(r, bb)
 
     def _go_async(self, aw: Awaitable[None]) -> None:
+        """Finish the document in a task, started eagerly (core/eager.py): the elements
+        that only look like they wait (a sub-request for a static file never does) cost
+        no Task and no trip through the event loop."""
         self.busy = True
-        task = asyncio.get_running_loop().create_task(self._async_loop(aw))
-        self.r.ctx.setdefault("filter_waits", []).append(task)
+        task = start_eager(asyncio.get_running_loop(), self._async_loop(aw))
+        if task is not None:
+            self.r.ctx.setdefault("filter_waits", []).append(task)
 
     async def _async_loop(self, aw: Awaitable[None] | None) -> None:
         try:
@@ -286,8 +327,7 @@ class IncludesFilter:
             self.out.append(EOS)
         finally:
             self.busy = False
-            out, self.out = self.out, []
-            self.out_bytes = 0
+            out = self._take_out()
             if out:
                 self._pass_down(out)
 
@@ -355,8 +395,23 @@ class IncludesFilter:
             b = self.inbox.popleft()
             if isinstance(b, (bytes, bytearray, memoryview)):
                 if b:
-                    self._feed(bytes(b))
+                    data = bytes(b)
+                    if not self.fed and self._whole_file(len(data)):
+                        self._feed_cached(data)
+                    else:
+                        self._feed(data)
             elif isinstance(b, FileBucket):
+                if not self.fed and b.offset == 0 and b.length <= PARSE_CACHE_MAX_FILE \
+                        and self._whole_file(b.length):
+                    try:
+                        data = os.pread(b.fd, b.length, 0)
+                    finally:
+                        b.close()
+                    if len(data) == b.length:
+                        self._feed_cached(data)
+                    elif data:
+                        self._feed(data)
+                    continue
                 try:
                     off, left = b.offset, b.length
                     while left > 0:
@@ -376,9 +431,43 @@ class IncludesFilter:
 
     def _feed(self, data: bytes) -> None:
         assert self.parser is not None
+        self.fed = True
         self.events.extend(self.parser.feed(data))
 
+    def _whole_file(self, length: int) -> bool:
+        """Is this piece, the first, the whole document (a regular file of this size,
+        the end of the body after it)?"""
+        st = self.r.finfo
+        return length <= PARSE_CACHE_MAX_FILE and st is not None and \
+            st.st_size == length and stat_mod.S_ISREG(st.st_mode) and \
+            bool(self.inbox) and self.inbox[0] is EOS
+
+    def _feed_cached(self, data: bytes) -> None:
+        """Feed a whole document to the fresh parser, through the parse cache."""
+        global _parse_cache_bytes
+        parser = self.parser
+        assert parser is not None
+        self.fed = True
+        key = (data, parser.start, parser.end)
+        hit = _PARSE_CACHE.get(key)
+        if hit is not None:
+            evs, parser.buf, parser.in_tag = hit
+            self.events.extend(evs)
+            return
+        new = parser.feed(data)
+        self.events.extend(new)
+        while _PARSE_CACHE and _parse_cache_bytes + len(data) > PARSE_CACHE_BUDGET:
+            old = next(iter(_PARSE_CACHE))          # the oldest goes first
+            del _PARSE_CACHE[old]
+            _parse_cache_bytes -= len(old[0])
+        # (TAG_START is only a marker: nothing is done for it)
+        _PARSE_CACHE[key] = (tuple(e for e in new if e is not TAG_START), parser.buf,
+                             parser.in_tag)
+        _parse_cache_bytes += len(data)
+
     def _event(self, ev: Any) -> Awaitable[None] | None:
+        if ev.__class__ is Tag:
+            return self._tag(ev)
         if isinstance(ev, bytes):
             if self.flags & PRINTING:
                 self.emit(ev)
@@ -443,7 +532,7 @@ class IncludesFilter:
         """Output, in order. It is held (one write for a small page, whatever its
         elements) until the end, a FLUSH, or FLUSH_AT bytes."""
         self.out.append(data)
-        self.out_bytes += bucket_len(data)
+        self.out_bytes += len(data) if data.__class__ is bytes else bucket_len(data)
         if self.out_bytes > FLUSH_AT:
             self.flush()
 
@@ -453,16 +542,21 @@ class IncludesFilter:
     def flush(self) -> None:
         """Pass what is pending on now."""
         if self.out:
-            out, self.out = self.out, []
-            self.out_bytes = 0
-            self._pass_down(out)
+            self._pass_down(self._take_out())
 
     def sink(self, bb: list[Any]) -> None:
         """Where a sub-request's (or a program's) output goes: into the document's
         output at this point."""
         for b in bb:
-            if b is not EOS and b is not FLUSH:
-                self.emit(b)
+            if b is EOS or b is FLUSH:
+                continue
+            if b.__class__ is FileBucket and b.length <= SINK_READ_MAX:
+                # a small included file is read now, to join the text around it
+                data = os.pread(b.fd, b.length, b.offset) if b.length else b""
+                if len(data) == b.length:
+                    b.close()
+                    b = data
+            self.emit(b)
 
     def decode(self, value: str) -> str:
         return decodehtml(value)

@@ -14,6 +14,7 @@ partial start tag at the end of a piece is held back until the next one tells.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -115,6 +116,7 @@ class SSIParser:
 _FAST_ARG = re.compile(rb'([A-Za-z]+)="([^"\\]*)"')
 
 
+@functools.lru_cache(maxsize=16)
 def _fast_tag(end: bytes) -> re.Pattern[bytes]:
     return re.compile(rb'([A-Za-z]+)((?:\s+[A-Za-z]+="[^"\\]*")*)\s+' + re.escape(end))
 
