@@ -3,6 +3,7 @@
 
     python bench/tls_bench.py                    # RSA-2048 and ECDSA P-256, both measures
     python bench/tls_bench.py --duration 10 --keys rsa
+    python bench/tls_bench.py --profile handshake --keys ec   # cProfile, top 30 tottime
 
 For each key type, the same certificate and the same 1 KiB file, one worker process
 each (featherd: StartServers 1; apache2: mpm_event, one child, 64 threads), access log
@@ -71,7 +72,7 @@ def ssl_lines(cert: Path, key: Path, logs: Path) -> str:
 
 
 def featherd_server(root: Path, docroot: Path, cert: Path, key: Path,
-                    plain: bool = False) -> Any:
+                    plain: bool = False, profile_to: Path | None = None) -> Any:
     port = run.free_port()
     d = root / ("featherd-http" if plain else "featherd")
     (d / "logs").mkdir(parents=True)
@@ -96,8 +97,43 @@ def featherd_server(root: Path, docroot: Path, cert: Path, key: Path,
         """) + ("SSLEngine off\n" if plain else ssl_lines(cert, key, d / "logs")) +
         "</VirtualHost>\n")
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    argv = [sys.executable, "-m", "featherd", "-d", str(d), "-f", str(conf), "-DFOREGROUND"]
+    py = [sys.executable]
+    if profile_to is not None:
+        py += ["-m", "cProfile", "-o", str(profile_to)]
+    argv = [*py, "-m", "featherd", "-d", str(d), "-f", str(conf), "-DFOREGROUND"]
+    if profile_to is not None:
+        argv.append("-DONE_PROCESS")      # serve in the profiled process (as -X)
     return run.Server("featherd", argv, port, env=env, cwd=str(d), log=d / "stdout.log")
+
+
+def run_profile(a: argparse.Namespace, root: Path, docroot: Path, lua: Path,
+                server_cpu: int | None) -> int:
+    """featherd under cProfile (one process) during one load: the top 30 by tottime."""
+    import pstats
+
+    kind = a.keys.split(",")[0]
+    kd = root / kind
+    kd.mkdir()
+    cert, key = make_certs(kd, kind)
+    prof = root / "featherd.prof"
+    srv = featherd_server(kd, docroot, cert, key, profile_to=prof)
+    srv.start(server_cpu)
+    try:
+        r = measure(srv, a, lua, close=a.profile == "handshake")
+    finally:
+        srv.stop()
+    print(f"{a.profile} ({kind}) under cProfile: {r.rps:.0f} req/s, {r.cpu_us:.0f} µs/req, "
+          f"errors {r.errors + r.non2xx}")
+    if not prof.exists():
+        print(f"no profile written; featherd output:\n{srv.output()}")
+        return 1
+    if a.profile_out:
+        import shutil
+
+        shutil.copy(prof, a.profile_out)
+    st = pstats.Stats(str(prof))
+    st.strip_dirs().sort_stats("tottime").print_stats(30)
+    return 0
 
 
 def apache_server(root: Path, docroot: Path, cert: Path, key: Path) -> Any:
@@ -173,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--keys", default="rsa,ec")
     ap.add_argument("--plain", action="store_true", help="also featherd over plain HTTP")
+    ap.add_argument("--profile", choices=("keepalive", "handshake"),
+                    help="profile featherd (cProfile, one process) under this load instead")
+    ap.add_argument("--profile-out", help="keep the cProfile data in this file")
     a = ap.parse_args(argv)
     ncpu = os.cpu_count() or 1
     server_cpu = 0 if ncpu >= 2 else None
@@ -190,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         os.chmod(docroot / run.SMALL, 0o644)
         lua = root / "report.lua"
         lua.write_text(run.WRK_LUA)
+        if a.profile:
+            return run_profile(a, root, docroot, lua, server_cpu)
         for kind in a.keys.split(","):
             kd = root / kind
             kd.mkdir()

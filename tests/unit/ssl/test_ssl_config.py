@@ -114,7 +114,11 @@ def test_session_cache_specs(tmp_path: Path) -> None:
      "SSLCipherSuite: TLSv1.3 ciphers cannot be set inside a directory context"),
     ("<Location />\nSSLRequire %{A} ==\n</Location>", "SSLRequire: Parser error: syntax error"),
     ("SSLRenegBufferSize 10", "SSLRenegBufferSize not allowed here"),
-    ("SSLEngine optional", "SSLEngine optional (RFC 2817 upgrade) is not supported"),
+    # optional (RFC 2817 upgrade) needs a certificate as much as on
+    ("SSLEngine optional", "Server should be SSL-aware but has no certificate "
+                           "configured [Hint: SSLCertificateFile]"),
+    ("SSLEngine maybe", "Argument must be On, Off, or Optional"),
+    ("SSLFIPS on\nSSLFIPS off", "Conflicting SSLFIPS options, cannot be both On and Off"),
 ])
 def test_directive_errors(tmp_path: Path, text: str, message: str) -> None:
     assert message in err(tmp_path, text + "\n")

@@ -3,7 +3,8 @@
 The package follows mod_ssl's own files: :mod:`.mod_ssl` (module record and directives,
 ssl_engine_config.c), :mod:`.init` (contexts at start-up, ssl_engine_init.c),
 :mod:`.pphrase` (SSLPassPhraseDialog), :mod:`.tls` (the TLS layer under the HTTP
-connection, ssl_engine_io.c) with :mod:`.reneg` (per-directory renegotiation),
+connection, ssl_engine_io.c) with :mod:`.reneg` (per-directory renegotiation) and
+:mod:`.starttls` (SSLEngine optional: RFC 2817 upgrade), :mod:`.srp` (TLS-SRP),
 :mod:`.kernel` (request hooks, ssl_engine_kernel.c),
 :mod:`.vars` (SSL_* variables and log formats, ssl_engine_vars.c), :mod:`.expr`
 (SSLRequire), :mod:`.scache` (SSLSessionCache, SSLMutex), :mod:`.proxy` (the SSLProxy*

@@ -289,6 +289,8 @@ class SSLServerConfig:
     session_tickets: Any = UNSET
     compression: Any = UNSET
     generate_self_signed: Any = UNSET
+    srp_vfile: Any = UNSET                 # SSLSRPVerifierFile
+    srp_seed: Any = UNSET                  # SSLSRPUnknownUserSeed
     missing: Any = UNSET                   # (message, file, line) of absent cert/key files
     # the client side, for mod_proxy (SSLProxy*)
     proxy_engine: Any = UNSET
@@ -312,6 +314,7 @@ class SSLServerConfig:
     session_cache: Any = UNSET             # CacheSpec
     mutex: Any = UNSET                     # MutexSpec
     crypto_device: Any = UNSET
+    fips: Any = UNSET                      # SSLFIPS
 
 
 def _merge_opts(base: Options, new: Options) -> Options:

@@ -32,7 +32,7 @@ from featherd.core.hooks import LAST, OK
 from featherd.core.walk import fn_match
 from featherd.errors import ConfigError
 from featherd.log import DEBUG, INFO, NOTICE, WARN
-from featherd.modules.ssl import libssl, pphrase
+from featherd.modules.ssl import libssl, pphrase, srp
 from featherd.modules.ssl.config import (
     PROTOCOL_ALL,
     TLS_VERSIONS,
@@ -45,6 +45,7 @@ from featherd.modules.ssl.scache import Mutex, make_cache
 
 DEFAULT_SESSION_TIMEOUT = 300
 DEFAULT_VERIFY_DEPTH = 1
+TLS13_TICKETS = 1
 _TLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
         "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 _NO_FLAG = {"TLSv1": "OP_NO_TLSv1", "TLSv1.1": "OP_NO_TLSv1_1", "TLSv1.2": "OP_NO_TLSv1_2",
@@ -65,6 +66,7 @@ class ServerSSL:
     certs: list[bytes] = field(default_factory=list)     # DER of the leaf certificates
     ca_names: int = -1
     sni_switching: bool = False
+    optional: bool = False       # SSLEngine optional: plain HTTP until an RFC 2817 upgrade
 
 
 @dataclass
@@ -77,6 +79,7 @@ class SSLState:
     connect_seeds: list[SeedSpec] = field(default_factory=list)
     startup_log: list[tuple[int, str]] = field(default_factory=list)
     proxy: dict[int, Any] = field(default_factory=dict)
+    optional: bool = False       # some server has SSLEngine optional
 
     def for_server(self, s: Any) -> ServerSSL | None:
         return self.servers.get(id(s))
@@ -118,6 +121,7 @@ def ssl_init_module(tree: Any) -> int:
     for old in CURRENT:
         for srv in old.servers.values():
             libssl.forget_context(srv.ctx)
+            srp.forget(srv.ctx)
     CURRENT.clear()
     state = SSLState()
     tree.extra["ssl"] = state
@@ -126,18 +130,17 @@ def ssl_init_module(tree: Any) -> int:
     tree.extra["ssl_var_lookup"] = ssl_var_lookup
     tree.extra["ssl_is_https"] = is_https
     mc: SSLServerConfig = ssl_module.sconf(tree.main)
-    enabled = [s for s in tree.all_servers() if ssl_module.sconf(s).enabled is True]
+    enabled = [s for s in tree.all_servers()
+               if ssl_module.sconf(s).enabled in (True, "optional")]
     _seed(state, mc, "startup")
+    if os.environ.get("FEATHERD_CONFIG_TEST") != "1":
+        _fips(state, mc)      # httpd -t runs no post_config: nothing is switched on
     state.connect_seeds = [sd for sd in (mc.seeds or []) if sd.context == "connect"]
     if enabled and not libssl.AVAILABLE:
         state.log(WARN, "Init: mod_ssl runs without its OpenSSL extensions ("
                   f"{libssl.REASON}): SSLVerifyClient optional_no_ca, SSLCADNRequest*, "
                   "SSLSessionCache, per-directory renegotiation and TLSv1.3 cipher "
                   "suites are not available")
-    for s in tree.all_servers():
-        if ssl_module.sconf(s).enabled == "optional":
-            raise ConfigError("SSLEngine optional (RFC 2817 upgrade) is not supported; "
-                              "use SSLEngine on")
     if enabled and os.environ.get("FEATHERD_CONFIG_TEST") == "1":
         enabled = []     # -t: like httpd -t, no keys read (no pass phrase dialog)
     if enabled:
@@ -234,6 +237,38 @@ def _seed(state: SSLState, mc: SSLServerConfig, context: str) -> None:
         state.log(INFO, f"Init: Seeding PRNG with {total} bytes of entropy")
 
 
+# --- SSLFIPS ------------------------------------------------------------------------------------
+def fips_enable() -> bool:
+    """OpenSSL 3's FIPS mode: the fips provider loaded and fips=yes the default property
+    (what FIPS_mode_set(1) was); False when this OpenSSL has no FIPS provider."""
+    import ctypes
+
+    try:
+        crypto = ctypes.CDLL(libssl._libname("crypto"))
+        load = crypto.OSSL_PROVIDER_load
+        enable = crypto.EVP_default_properties_enable_fips
+    except (OSError, AttributeError):
+        return False
+    load.restype = ctypes.c_void_p
+    load.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    enable.restype = ctypes.c_int
+    enable.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    if not load(None, b"fips"):
+        return False
+    return bool(enable(None, 1))
+
+
+def _fips(state: SSLState, mc: SSLServerConfig) -> None:
+    """ssl_init_Module's SSLFIPS part: on, or a start-up error."""
+    if mc.fips is not True:
+        state.log(DEBUG, "SSL FIPS mode disabled")
+        return
+    if not fips_enable():
+        raise ConfigError("FIPS mode failed (this OpenSSL has no usable FIPS provider: "
+                          "the 'fips' module is not installed or not configured)")
+    state.log(NOTICE, "Operating in SSL FIPS mode")
+
+
 # --- the session cache -------------------------------------------------------------------------
 def _session_cache(state: SSLState, mc: SSLServerConfig, tree: Any) -> None:
     spec = mc.session_cache
@@ -303,13 +338,25 @@ def configure_server(s: Any, tree: Any, dialog: pphrase.Dialog, state: SSLState)
         ctx.options &= ~ssl.OP_NO_COMPRESSION
     if sc.session_tickets is False:
         ctx.options |= ssl.OP_NO_TICKET
+    else:
+        # TLS 1.3: one ticket per full handshake (OpenSSL's default is two, each an
+        # encrypted session copy: ~20 us of the handshake); an HTTP/1.1 client resumes
+        # one connection per ticket it keeps, as with Go's crypto/tls
+        ctx.num_tickets = TLS13_TICKETS
     if sc.insecure_reneg is True:
         libssl.set_options(ctx, libssl.SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION)
     srv = ServerSSL(s, ctx, vid, verify=v(sc.verify_client, "none"),
                     depth=int(v(sc.verify_depth, DEFAULT_VERIFY_DEPTH)),
-                    strict_sni=sc.strict_sni is True)
+                    strict_sni=sc.strict_sni is True, optional=sc.enabled == "optional")
+    state.optional = state.optional or srv.optional
     load_certificates(srv, sc, dialog, state)
     configure_verify(srv, sc, state)
+    if sc.srp_vfile is not UNSET:
+        # TLS-SRP support (ssl_init_ctx)
+        state.log(INFO, f"Using SRP verifier file [{sc.srp_vfile}]")
+        err = srp.configure(ctx, sc.srp_vfile, v(sc.srp_seed, None))
+        if err is not None:
+            raise ConfigError(f"{err} ({vid})")
     libssl.set_session_id_context(ctx, hashlib.md5(vid.encode()).digest())
     mc: SSLServerConfig = ssl_module.sconf(tree.main)
     cache_on = mc.session_cache is not UNSET and mc.session_cache.kind not in (

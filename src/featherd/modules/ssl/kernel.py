@@ -1,5 +1,9 @@
 """mod_ssl's request hooks (ssl_engine_kernel.c).
 
+* post_read_request, first part (ssl_hook_ReadReq + upgrade_connection): on a server
+  with ``SSLEngine optional``, a plain request with ``Upgrade: TLS/1.0`` gets ``101
+  Switching Protocols``, the TLS handshake runs on the connection and the request is
+  answered over TLS (RFC 2817); SSLRequireSSL there answers 426 Upgrade Required;
 * post_read_request (ssl_hook_ReadReq): plain HTTP on an SSL port gets the 400 page
   with "You're speaking plain HTTP to an SSL-enabled server port"; a Host must be the
   name the client gave by SNI (400; a request without Host is served, as in 2.4, so
@@ -50,8 +54,71 @@ def _opts(dc: Any) -> Options:
     return _NO_OPTIONS if o is UNSET else o  # type: ignore[no-any-return]
 
 
+# --- SSLEngine optional: RFC 2817 Upgrade to TLS -----------------------------------------------
+UPGRADE_TOKEN = "TLS/1.0"
+UPGRADE_VALUE = "TLS/1.0, HTTP/1.1"
+SWITCH_HEAD = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, HTTP/1.1\r\n"
+               b"Connection: Upgrade\r\n\r\n")
+
+
+def _any_optional(tree: Any) -> bool:
+    """Hooks.prune: the upgrade hook only runs where some server has SSLEngine optional."""
+    return any(ssl_module.sconf(s).enabled == "optional" for s in tree.all_servers())
+
+
+def _has_token(value: str, token: str) -> bool:
+    """ap_find_token: ``token`` is one of the comma/space separated words (any case)."""
+    token = token.lower()
+    return any(w.strip(" \t").lower() == token for w in value.replace(",", " ").split())
+
+
+@ssl_module.hook("post_read_request", order=MIDDLE, needs=_any_optional)
+def ssl_hook_upgrade(r: Request) -> Any:
+    """The first part of 2.2's ssl_hook_ReadReq: with ``SSLEngine optional``, a plain
+    request carrying ``Upgrade: TLS/1.0`` gets ``101 Switching Protocols``, the TLS
+    handshake runs on the same connection and the request is answered over TLS."""
+    t = sslconn_of(r.connection)
+    if t is None or not getattr(t, "upgradable", False) or t.sslobj is not None:
+        return DECLINED
+    if ssl_module.sconf(r.server).enabled != "optional" or r.main is not None:
+        return DECLINED
+    up = r.headers_in.get("Upgrade")
+    if not up or not _has_token(up, UPGRADE_TOKEN):
+        return DECLINED
+    return upgrade_connection(r, t)       # a coroutine: the caller awaits it
+
+
+async def upgrade_connection(r: Request, t: Any) -> int:
+    """upgrade_connection (ssl_engine_kernel.c): the 101 head, then the handshake."""
+    conn = r.connection
+    r.log_error(INFO, "upgrading connection to TLS")
+    body = r.body
+    if body is not None and body.pending:
+        # the body travels before the switch: keep it for the handler (as for a
+        # renegotiation, up to SSLRenegBufferSize)
+        dc = r.per_dir_config[ssl_module.index]
+        limit = dc.reneg_buffer_size if dc.reneg_buffer_size is not UNSET else \
+            DEFAULT_RENEG_BUFFER_SIZE
+        rv = await _buffer_body(r, body, limit)
+        if rv:
+            r.log_error(ERROR, "could not buffer message body to allow the upgrade to TLS "
+                               "to proceed")
+            return rv
+    srv = t.state.for_server(r.server) if t.state is not None else None
+    if srv is None or conn.transport_closed:
+        r.log_error(ERROR, "failed to send 101 interim response for connection upgrade")
+        return 500
+    err = await t.upgrade(srv, r.server, SWITCH_HEAD, float(conn.timeout))
+    if err is not None:
+        r.log_error(ERROR, f"TLS upgrade handshake failed: not accepted by client!? ({err})")
+        conn.aborted = True
+        conn.must_close = True
+        return 500
+    return DECLINED
+
+
 # --- post_read_request ---------------------------------------------------------------------
-@ssl_module.hook("post_read_request", order=MIDDLE)
+@ssl_module.hook("post_read_request", order=MIDDLE, needs=True)
 def ssl_hook_read_req(r: Request) -> int:
     t = sslconn_of(r.connection)
     if t is None:
@@ -97,12 +164,19 @@ def _forbidden(r: Request, level: int, reason: str) -> int:
     return 403
 
 
-@ssl_module.hook("access_checker", order=MIDDLE)
-async def ssl_hook_access(r: Request) -> int:
+@ssl_module.hook("access_checker", order=MIDDLE, needs=True)
+def ssl_hook_access(r: Request) -> Any:
+    """An int at once; an awaitable only when a per-directory renegotiation must wait
+    for the client (hooks.call_all: the common request makes no coroutine)."""
     dc = r.per_dir_config[ssl_module.index]
     t = sslconn_of(r.connection)
     on = t is not None and t.sslobj is not None
     if dc.require_ssl is True and not on:
+        if ssl_module.sconf(r.server).enabled == "optional":
+            # this vhost offers the upgrade: tell the client to take it (2.2)
+            r.err_headers_out["Upgrade"] = UPGRADE_VALUE
+            r.err_headers_out["Connection"] = "Upgrade"
+            return 426
         return _forbidden(r, INFO, "SSL connection required")
     if not on:
         return DECLINED
@@ -113,9 +187,19 @@ async def ssl_hook_access(r: Request) -> int:
         t.shutdown_type = "accurate"
     if (dc.verify_client is not UNSET or dc.verify_depth is not UNSET
             or dc.cipher_suite is not UNSET) and r.main is None:
-        rv = await _per_dir_renegotiation(r, dc, t)
-        if rv:
-            return rv
+        return _access_after_reneg(r, dc, t)
+    return _access_rest(r, dc)
+
+
+async def _access_after_reneg(r: Request, dc: Any, t: Any) -> int:
+    rv = await _per_dir_renegotiation(r, dc, t)
+    if rv:
+        return rv
+    return _access_rest(r, dc)
+
+
+def _access_rest(r: Request, dc: Any) -> int:
+    """SSLUserName and SSLRequire (after any renegotiation)."""
     opts = _opts(dc)
     if dc.user_name is not UNSET and not opts.has(Opt.FAKEBASICAUTH):
         val = ssl_var_lookup(r, dc.user_name)
@@ -289,7 +373,7 @@ def ssl_hook_auth(r: Request) -> int:
 
 
 # --- fixups ----------------------------------------------------------------------------------
-@ssl_module.hook("fixups", order=MIDDLE)
+@ssl_module.hook("fixups", order=MIDDLE, needs=True)
 def ssl_hook_fixup(r: Request) -> int:
     t = sslconn_of(r.connection)
     if t is None or t.sslobj is None:

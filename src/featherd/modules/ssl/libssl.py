@@ -35,6 +35,9 @@ SSL_CTRL_SET_SESS_CACHE_MODE = 44
 SSL_CTRL_GET_RI_SUPPORT = 76
 SSL_SESS_CACHE_OFF = 0
 SSL_SESS_CACHE_SERVER = 2
+#: SSL_SESS_CACHE_NO_INTERNAL (lookup + store): the external cache only, as mod_ssl does
+SSL_SESS_CACHE_NO_INTERNAL = 0x100 | 0x200
+TLS1_3_VERSION = 0x0304
 
 SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION = 1 << 18
 SSL_OP_NO_RENEGOTIATION = 1 << 30
@@ -110,6 +113,7 @@ _SIGS: dict[str, tuple[Any, list[Any]]] = {
                                           ctypes.POINTER(ctypes.c_size_t)]),
     "SSL_SESSION_get_time": (c_long, [c_void_p]),
     "SSL_SESSION_get_timeout": (c_long, [c_void_p]),
+    "SSL_SESSION_get_protocol_version": (c_int, [c_void_p]),
     # libcrypto
     "X509_STORE_CTX_get_error": (c_int, [c_void_p]),
     "X509_STORE_CTX_set_error": (None, [c_void_p, c_int]),
@@ -480,9 +484,19 @@ def _cache_for_ssl(sslp: int) -> Any:
     return CACHES.get(LIB.SSL_get_SSL_CTX(sslp) or 0)
 
 
+#: SSL_CTX * whose TLS 1.3 sessions live in stateless tickets only (tickets on)
+STATELESS_13: set[int] = set()
+
+
 def _new_cb(sslp: int, sess: int) -> int:
     try:
-        cache = _cache_for_ssl(sslp)
+        ctxp = LIB.SSL_get_SSL_CTX(sslp) or 0
+        if ctxp in STATELESS_13 and \
+                LIB.SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION:
+            # a TLS 1.3 session is resumed from its (stateless) ticket: OpenSSL never
+            # asks the cache for it, so storing it would only cost time and room
+            return 0
+        cache = CACHES.get(ctxp)
         if cache is not None:
             sid, der = _session_bytes(sess)
             if sid and der:
@@ -531,11 +545,17 @@ def set_session_cache(ctx: ssl.SSLContext, cache: Any, mode_on: bool, timeout: i
     p = ctx_ptr(ctx)
     if not p:
         return False
-    LIB.SSL_CTX_ctrl(p, SSL_CTRL_SET_SESS_CACHE_MODE,
-                     SSL_SESS_CACHE_SERVER if mode_on else SSL_SESS_CACHE_OFF, None)
+    mode = SSL_SESS_CACHE_SERVER if mode_on else SSL_SESS_CACHE_OFF
+    if mode_on and cache is not None:
+        mode |= SSL_SESS_CACHE_NO_INTERNAL
+    LIB.SSL_CTX_ctrl(p, SSL_CTRL_SET_SESS_CACHE_MODE, mode, None)
     LIB.SSL_CTX_set_timeout(p, timeout)
     if cache is not None:
         CACHES[p] = cache
+        if ctx.options & ssl.OP_NO_TICKET:
+            STATELESS_13.discard(p)
+        else:
+            STATELESS_13.add(p)
         LIB.SSL_CTX_sess_set_new_cb(p, NEW_CALLBACK)
         LIB.SSL_CTX_sess_set_get_cb(p, GET_CALLBACK)
         LIB.SSL_CTX_sess_set_remove_cb(p, REMOVE_CALLBACK)
@@ -543,7 +563,9 @@ def set_session_cache(ctx: ssl.SSLContext, cache: Any, mode_on: bool, timeout: i
 
 
 def forget_context(ctx: ssl.SSLContext) -> None:
-    CACHES.pop(ctx_ptr(ctx), None)
+    p = ctx_ptr(ctx)
+    CACHES.pop(p, None)
+    STATELESS_13.discard(p)
 
 
 __all__ = ["AVAILABLE", "LIB", "OPTIONAL_ERRORS", "REASON", "ctx_ptr", "ssl_ptr"]

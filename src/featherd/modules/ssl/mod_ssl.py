@@ -290,7 +290,32 @@ def ssl_generate_self_signed(cmd: CmdParms, conf: SSLServerConfig, on: bool) -> 
     conf.generate_self_signed = on
 
 
+@ssl_module.directive("SSLSRPVerifierFile", args=ArgSpec.TAKE1, context=RSRC,
+                      syntax="SSLSRPVerifierFile file-path",
+                      help="SRP verifier file ('/path/to/file' - created by srptool)")
+def ssl_srp_verifier_file(cmd: CmdParms, conf: SSLServerConfig, path: str) -> None:
+    conf.srp_vfile = _file(cmd, "SSLSRPVerifierFile", path)
+
+
+@ssl_module.directive("SSLSRPUnknownUserSeed", args=ArgSpec.TAKE1, context=RSRC,
+                      syntax="SSLSRPUnknownUserSeed secret-string",
+                      help="SRP seed for unknown users (to avoid leaking a user's "
+                           "existence) ('some secret text')")
+def ssl_srp_unknown_user_seed(cmd: CmdParms, conf: SSLServerConfig, seed: str) -> None:
+    conf.srp_seed = seed
+
+
 # --- global ------------------------------------------------------------------------------
+@ssl_module.directive("SSLFIPS", args=ArgSpec.FLAG, context=SERVER,
+                      syntax="SSLFIPS on|off",
+                      help="Enable FIPS-140 mode (`on', `off')")
+def ssl_fips(cmd: CmdParms, conf: SSLServerConfig, on: bool) -> None:
+    m = _main(cmd)
+    if m.fips is not UNSET and m.fips != on:
+        raise DirectiveError("Conflicting SSLFIPS options, cannot be both On and Off")
+    m.fips = on
+
+
 @ssl_module.directive("SSLPassPhraseDialog", args=ArgSpec.TAKE1, context=SERVER,
                       syntax="SSLPassPhraseDialog builtin|exec:/path/to/program|"
                              "|/path/to/program",

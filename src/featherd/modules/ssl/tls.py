@@ -18,6 +18,15 @@ main server) having ``SSLEngine on``:
   TLS 1.3 post-handshake authentication or a TLS 1.2 renegotiation (:meth:`TLSConnection.
   renegotiate`).
 
+On an address where a server has ``SSLEngine optional``, the layer stays between the
+socket and the Connection as a pass-through (mode ``upsniff``/``plain``) until a request
+asks for TLS (RFC 2817): :meth:`TLSConnection.upgrade` writes the 101 head in the clear
+and runs the handshake on the same socket; the request goes on over TLS.
+
+Writes made while a request runs straight from the data that carried it are corked:
+they wait in OpenSSL's output and leave in one send after the request (with the TLS 1.3
+ticket on a new connection), or as soon as 64 KiB are queued.
+
 The object also is mod_ssl's SSLConnRec: ``conn.notes["ssl"]`` for the variables.
 """
 
@@ -33,11 +42,14 @@ from featherd.core.walk import fn_match
 from featherd.log import DEBUG, INFO
 from featherd.modules.ssl import libssl
 from featherd.modules.ssl.reneg import READ_SIZE, Renegotiation, library_text
+from featherd.modules.ssl.starttls import Upgrade, offers_upgrade
 
 if TYPE_CHECKING:
     from featherd.modules.ssl.init import ServerSSL, SSLState
 
 #: first bytes of a request line: a method token is upper-case letters
+#: while corked, at most this much encrypted output waits for the send
+CORK_MAX = 64 * 1024
 _METHOD_START = frozenset(range(0x41, 0x5B))
 
 
@@ -56,7 +68,7 @@ def sni_callback(obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
         t.on_sni(name)
 
 
-class TLSConnection(Renegotiation, asyncio.Protocol):
+class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
     """The socket's protocol and, for a TLS connection, the Connection's transport."""
 
     def __init__(self, worker: Any, spec: Any, state: SSLState | None) -> None:
@@ -64,14 +76,19 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         self.spec = spec
         self.state = state
         self.raw: Any = None
+        self._sockname: Any = None
         self.group: Any = None
-        self.conn: Connection | None = None
-        self.mode = "new"       # plainsniff | sniff | handshake | open | reneg | plain
+        self.conn: Connection | None = None      # the transport's protocol (Connection,
+        self.http: Connection | None = None      # or core.upgrade's stream); the HTTP one
+        self.mode = "new"       # plainsniff | sniff | handshake | open | reneg | plain | upsniff
+        self.upgradable = False  # SSLEngine optional: plain until an RFC 2817 upgrade
+        self.corked = False      # writes wait for one send at the end of _read
         self.base: ServerSSL | None = None
         self.srv: ServerSSL | None = None          # the handshake's server (after SNI)
         self.server: Any = None
         self.obj: ssl.SSLObject | None = None
         self.sslobj: ssl.SSLObject | None = None   # set once the handshake is done
+        self._so: Any = None                       # its _ssl object: no Python wrapper
         self.sslp = 0
         self.incoming: ssl.MemoryBIO | None = None
         self.outgoing: ssl.MemoryBIO | None = None
@@ -97,16 +114,25 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
     # -- asyncio.Protocol (the socket side) -------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         self.raw = transport
-        sock = transport.get_extra_info("sockname") or ("", 0)
+        sock = self._sockname = transport.get_extra_info("sockname") or ("", 0)
         ip = sock[0][7:] if sock[0].startswith("::ffff:") else sock[0]
         worker = self.worker
         group = worker.vhosts.by_addr(ip, sock[1])
         base_server = group.servers[0] if group is not None and group.servers \
             else worker.tree.main
         self.group = group
-        srv = self.state.for_server(base_server) if self.state is not None else None
-        conn = self.conn = Connection(worker, self.spec)
-        if srv is None:
+        state = self.state
+        srv = state.for_server(base_server) if state is not None else None
+        conn = self.conn = self.http = Connection(worker, self.spec)
+        if srv is None or srv.optional:
+            if state is not None and state.optional and offers_upgrade(state, group, srv):
+                # SSLEngine optional: plain HTTP through this layer, which can switch to
+                # TLS when a request asks for it (kernel.ssl_hook_upgrade)
+                self.mode = "upsniff"
+                self.upgradable = True
+                conn.notes["ssl"] = self
+                conn.connection_made(self)
+                return
             self.mode = "plainsniff"
             conn.connection_made(transport)
             return
@@ -135,6 +161,12 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         if mode == "plain":
             self.conn.data_received(data)  # type: ignore[union-attr]
             return
+        if mode == "upsniff":
+            self.mode = "plain"
+            if data[:2] == b"\x16\x03" and b"\n" not in data:
+                data += b"\r\n"       # a ClientHello: the 400 at once (see _plain_sniff)
+            self.conn.data_received(data)  # type: ignore[union-attr]
+            return
         if mode == "sniff":
             if data[0] in _METHOD_START:
                 self._speaking_plain_http(data)
@@ -148,7 +180,7 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         mode = self.mode
-        if mode in ("plain", "plainsniff"):
+        if mode in ("plain", "plainsniff", "upsniff"):
             return self.conn.eof_received()  # type: ignore[union-attr]
         if mode in ("sniff", "handshake", "failed") or self.incoming is None:
             return False
@@ -167,8 +199,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
             self.waiter.set_result("connection lost")
         if self.conn is not None and self.conn.transport is not None:
             self.conn.connection_lost(exc)
-        if self.obj is not None and self.conn is not None and self.conn.base is not None:
-            log = self.conn.base.error_log
+        if self.obj is not None and self.http is not None and self.http.base is not None:
+            log = self.http.base.error_log
             if log is not None and log.enabled(INFO):
                 self._log(INFO, f"Connection closed to child {os.getpid()} with "
                                 f"{self.shutdown_type} shutdown (server "
@@ -272,7 +304,7 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         obj = self.obj
         assert obj is not None
         try:
-            obj.do_handshake()
+            obj._sslobj.do_handshake()  # type: ignore[attr-defined]   # (no wrapper)
         except ssl.SSLWantReadError:
             self._flush()
             return
@@ -283,6 +315,7 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
             self._flush()       # else the request came with the Finished: _read sends
         self.mode = "open"
         self.sslobj = obj
+        self._so = obj._sslobj  # type: ignore[attr-defined]
         if self.sni is None and self.sslp:
             name = libssl.servername(self.sslp)
             if name:
@@ -295,6 +328,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
 
             self._log(DEBUG, f"Protocol: {obj.version()}, Cipher: {name} "
                              f"({bits}/{_cipher_bits().get(name, bits)} bits)")
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)         # an RFC 2817 upgrade waits for this
         if self.incoming.pending:  # type: ignore[union-attr]
             self._read()
 
@@ -307,6 +342,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         self._log(INFO, f"SSL library error 1 in handshake (server "
                         f"{srv.vhost_id if srv else '?'})")
         self._log(INFO, f"SSL Library Error: {library_text(e)}")
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(library_text(e))
         self._linger_close()
 
     def _linger_close(self) -> None:
@@ -328,8 +365,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
 
     # -- application data ------------------------------------------------------------------
     def _read(self) -> None:
-        obj = self.obj
-        assert obj is not None
+        assert self.obj is not None
+        obj = self.obj._sslobj  # type: ignore[attr-defined]   # ssl.SSLObject's C half
         chunks = []
         eof = False
         incoming = self.incoming
@@ -352,11 +389,18 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
             chunks.append(d)
             if not incoming.pending and not obj.pending():  # type: ignore[union-attr]
                 break
-        self._flush()
         conn = self.conn
         assert conn is not None
         if chunks:
-            conn.data_received(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            # what the request writes while it runs from here (most requests finish
+            # without waiting) goes out in one send with whatever OpenSSL has queued
+            # (TLS 1.3 tickets after the handshake): one syscall instead of three
+            self.corked = True
+            try:
+                conn.data_received(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            finally:
+                self.corked = False
+        self._flush()
         if eof and not conn.lost:
             if not conn.eof_received():
                 self.close()
@@ -370,24 +414,25 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
 
     # -- the Connection's transport ------------------------------------------------------------
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self.mode == "plain":
-            self.raw.write(data)
-            return
-        if self.closed or self.sslobj is None:
+        so = self._so
+        if so is None or self.closed:
+            if self.mode == "plain" or self.mode == "upsniff":
+                self.raw.write(data)
             return
         try:
-            self.sslobj.write(data)
+            so.write(data)
         except ssl.SSLError as e:
             self._log(INFO, f"SSL library error writing data: {library_text(e)}")
             self.abort()
             return
-        self._flush()
+        if not self.corked or self.outgoing.pending > CORK_MAX:  # type: ignore[union-attr]
+            self._flush()
 
     def writelines(self, items: Any) -> None:
         self.write(b"".join(items))
 
     def can_write_eof(self) -> bool:
-        return self.mode == "plain" and self.raw.can_write_eof()
+        return self.mode in ("plain", "upsniff") and self.raw.can_write_eof()
 
     def write_eof(self) -> None:
         self.raw.write_eof()
@@ -401,10 +446,10 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         obj = self.sslobj
         if obj is not None and self.shutdown_type != "unclean" and not self.raw.is_closing():
             try:
-                obj.unwrap()
+                obj._sslobj.shutdown()  # type: ignore[attr-defined]   # SSLObject.unwrap
             except (ssl.SSLError, OSError, ValueError):
                 pass
-            self._flush()
+        self._flush()      # what a corked request wrote, then the close_notify
         if self.sslp:
             libssl.VERIFY_OWNERS.pop(self.sslp, None)
         self.raw.close()
@@ -419,8 +464,11 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         return self.closed or self.raw.is_closing()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sockname":
+            return self._sockname        # asked again by the Connection: no syscall
         if name == "sslcontext":
-            return self.srv.ctx if self.srv is not None and self.mode != "plain" else default
+            return self.srv.ctx if self.srv is not None and self.mode not in (
+                "plain", "upsniff") else default
         if name == "ssl_object":
             return self.sslobj
         if name == "peercert":
@@ -428,7 +476,8 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         if name == "cipher":
             return self.sslobj.cipher() if self.sslobj is not None else default
         if name == "socket":
-            return default     # no sendfile under TLS
+            # no sendfile under TLS; an SSLEngine optional connection starts in the clear
+            return self.raw.get_extra_info(name, default) if self.upgradable else default
         return self.raw.get_extra_info(name, default)
 
     def pause_reading(self) -> None:
@@ -453,7 +502,7 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
         return self.conn
 
     def set_protocol(self, protocol: Any) -> None:
-        self.conn = protocol
+        self.conn = protocol     # core.upgrade's stream: self.http stays for the logs
 
     # -- verification (called by OpenSSL through libssl's callback) -----------------------------
     def verify_callback(self, ok: int, store: int) -> int:
@@ -529,12 +578,12 @@ class TLSConnection(Renegotiation, asyncio.Protocol):
 
     # -- logging -------------------------------------------------------------------------------
     def _debug(self) -> bool:
-        conn = self.conn
+        conn = self.http
         log = conn.base.error_log if conn is not None and conn.base is not None else None
         return log is not None and log.enabled(DEBUG)
 
     def _log(self, level: int, msg: str) -> None:
-        conn = self.conn
+        conn = self.http
         if conn is None:
             return
         server = self.server if self.server is not None else conn.base

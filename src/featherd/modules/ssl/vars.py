@@ -68,6 +68,7 @@ FIXUP_VARS: tuple[str, ...] = (
     "SSL_SERVER_S_DN", *(f"SSL_SERVER_S_DN_{x}" for x in _DN_PARTS),
     "SSL_SERVER_I_DN", *(f"SSL_SERVER_I_DN_{x}" for x in _DN_PARTS),
     "SSL_SERVER_A_SIG", "SSL_SERVER_A_KEY", "SSL_SESSION_ID", "SSL_SESSION_RESUMED",
+    "SSL_SRP_USER", "SSL_SRP_USERINFO",
 )
 
 
@@ -490,6 +491,14 @@ def _ssl_var(t: Any, var: str) -> str | None:
         return cert_info(der).get(var[7:]) if der else None
     if var == "COMPRESS_METHOD":
         return obj.compression() or "NULL"
+    if var == "SRP_USER":
+        from featherd.modules.ssl.srp import username
+
+        return username(t.sslp)
+    if var == "SRP_USERINFO":
+        from featherd.modules.ssl.srp import userinfo
+
+        return userinfo(t.sslp)
     if var == "TLS_SNI":
         return t.sni
     if var == "SECURE_RENEG":
