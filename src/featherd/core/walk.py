@@ -162,6 +162,12 @@ def _dir_levels(dirpath: str) -> list[str]:
     return levels
 
 
+#: r.ctx keys: what the directory walk found at r.filename; the .htaccess files seen
+WALK_FINFO = "walk_finfo"
+HTACCESS_SEEN = "htaccess_seen"
+_UNSEEN = object()
+
+
 def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[Any], Any]:
     """Merge <Directory> + .htaccess down to ``dirpath`` (ends with '/'), then regex
     sections. ``check_path`` is the full path whose components get the symlink check,
@@ -173,43 +179,83 @@ def dir_merge(r: Request, dirpath: str, check_path: str | None) -> tuple[list[An
     if plan is None:
         plan = _make_plan(tree, server, dirpath)
         server.cache[("plan", dirpath)] = plan
-    levels, static_confs, static_key, needs_dynamic, static_opts = plan
+    levels, static_confs, static_key, needs_dynamic, static_opts, candidates = plan
+    # what the walk found at r.filename (None: nothing), for mod_rewrite's -f/-d/-s/-x
+    # on REQUEST_FILENAME (see walk_finfo)
+    r.ctx[WALK_FINFO] = (r.filename, r.finfo)
     if not needs_dynamic:
-        if check_path is not None and not all(
-                "FollowSymLinks" in o for o in static_opts):
+        if check_path is not None and static_opts is not None:
             _symlink_check(check_path, static_opts)
         return static_confs, static_key
     # .htaccess files along the way. AllowOverride comes from sections only (it is not
     # allowed in .htaccess), so the levels to look at are known: stat the candidates,
     # and merge only when this set of (path, mtime, size) has not been seen before.
-    core_sc = server.module_config[core.index]
-    names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
+    # r->htaccess: what this request's chain (internal redirects, sub-requests) already
+    # found is not looked at again, as ap_parse_htaccess searches its per-request cache
+    # before it opens a file
+    seen = _htaccess_seen(r)
     found: list[Any] = []
-    for level in server.cache[("htlevels", dirpath)]:
-        for name in names:
-            hp = level + name
-            try:
-                st = os.stat(hp)
-            except (FileNotFoundError, NotADirectoryError):
+    for paths in candidates:
+        for hp in paths:
+            ent = seen.get(hp, _UNSEEN)
+            if ent is _UNSEEN:
+                try:
+                    st = os.stat(hp)
+                except (FileNotFoundError, NotADirectoryError):
+                    seen[hp] = None
+                    continue
+                except PermissionError:
+                    raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: "
+                                         "unable to check htaccess file, ensure it is "
+                                         "readable") from None
+                ent = seen[hp] = (hp, st.st_mtime_ns, st.st_size, st.st_ino)
+            elif ent is None:
                 continue
-            except PermissionError:
-                raise WalkError(403, f"(13)Permission denied: {hp} pcfg_openfile: unable "
-                                     "to check htaccess file, ensure it is readable") from None
-            found.append((hp, st.st_mtime_ns, st.st_size, st.st_ino))
+            found.append(ent)
             break
     fkey = ("dyn", dirpath, tuple(found))
     hit = server.cache.get(fkey)
-    if hit is not None:
-        cached, k, level_opts0 = hit
-        if check_path is not None and not all("FollowSymLinks" in o for o in level_opts0):
-            _symlink_check(check_path, level_opts0)
-        return cached, k
-    cached, k, level_opts0 = _dir_merge_slow(r, levels, dirpath, names)
-    if len(server.cache) < 100000:
-        server.cache[fkey] = (cached, k, level_opts0)
-    if check_path is not None and not all("FollowSymLinks" in o for o in level_opts0):
-        _symlink_check(check_path, level_opts0)
+    if hit is None:
+        core_sc = server.module_config[core.index]
+        names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
+        cached, k, level_opts0 = _dir_merge_slow(r, levels, dirpath, names)
+        # level_opts: None when every level follows symbolic links (nothing to check)
+        hit = (cached, k, None if _follow_all(level_opts0) else level_opts0)
+        if len(server.cache) < 100000:
+            server.cache[fkey] = hit
+    cached, k, level_opts = hit
+    if check_path is not None and level_opts is not None:
+        _symlink_check(check_path, level_opts)
     return cached, k
+
+
+def _follow_all(level_opts: list[frozenset[str]]) -> bool:
+    return all("FollowSymLinks" in o for o in level_opts)
+
+
+def walk_finfo(r: Request, path: str) -> tuple[bool, os.stat_result | None]:
+    """(True, r.finfo as the directory walk left it) when ``path`` is the filename the
+    walk of ``r`` ended with; (False, None) otherwise. A stat result is that of ``path``
+    itself; None only says the walk found nothing at the full path it tried."""
+    w = r.ctx.get(WALK_FINFO)
+    if w is not None and w[0] == path:
+        return True, w[1]
+    return False, None
+
+
+def _htaccess_seen(r: Request) -> dict[str, Any]:
+    """The .htaccess files (path -> (path, mtime, size, inode), or None when absent)
+    this request and the requests it came from have looked at: one dict shared along
+    r.prev and r.main, like r->htaccess."""
+    ctx = r.ctx
+    seen = ctx.get(HTACCESS_SEEN)
+    if seen is None:
+        q = r.prev if r.prev is not None else r.main
+        seen = q.ctx.get(HTACCESS_SEEN) if q is not None else None
+        if seen is None:
+            seen = {}
+        ctx[HTACCESS_SEEN] = seen
+    return seen  # type: ignore[no-any-return]
 
 
 def _dir_merge_slow(r: Request, levels: Any, dirpath: str,
@@ -288,8 +334,12 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
     for sec in rx:
         confs = tree.merge_dir_confs(confs, sec.confs)
         key.append(sec.uid)
-    server.cache[("htlevels", dirpath)] = ht_levels
-    return levels, confs, ("dir", dirpath, tuple(key)), any_override, level_opts
+    core_sc = server.module_config[core.index]
+    names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
+    # the .htaccess candidates to look for, level by level (the first that exists wins)
+    candidates = tuple(tuple(level + name for name in names) for level in ht_levels)
+    return (levels, confs, ("dir", dirpath, tuple(key)), any_override,
+            None if _follow_all(level_opts) else level_opts, candidates)
 
 
 def _symlink_check(path: str, level_opts: list[frozenset[str]]) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING
 
+from featherd.core.walk import walk_finfo
 from featherd.modules.mappers.rewrite.expand import expand, expand_sync, subreq_ok
 from featherd.modules.mappers.rewrite.rules import (
     FILE_DIR,
@@ -74,6 +76,17 @@ def _stat(path: str, follow: bool = True) -> os.stat_result | None:
         return None
 
 
+def _fstat(path: str, ctx: RewriteCtx) -> os.stat_result | None:
+    """stat() for -f -s -d -x: when ``path`` is the request's filename (the usual
+    %{REQUEST_FILENAME}) and the directory walk found it, the walk's stat is the answer.
+    A name the walk did not find is looked at again: the walk's "nothing" may be about a
+    longer path (``file/`` fails with ENOTDIR though ``file`` exists)."""
+    known, st = walk_finfo(ctx.r, path)
+    if known and st is not None:
+        return st
+    return _stat(path)
+
+
 def _test(c: CondEntry, value: str, ctx: RewriteCtx) -> bool:
     """The synchronous tests; sets the %N back references on a regex match."""
     t = c.ptype
@@ -84,19 +97,19 @@ def _test(c: CondEntry, value: str, ctx: RewriteCtx) -> bool:
             ctx.rc_m = m
         return m is not None
     if t == FILE_EXISTS:
-        st = _stat(value)
-        return st is not None and stat_mod.S_ISREG(st.st_mode)
+        st = _fstat(value, ctx)
+        return st is not None and S_ISREG(st.st_mode)
     if t == FILE_SIZE:
-        st = _stat(value)
-        return st is not None and stat_mod.S_ISREG(st.st_mode) and st.st_size > 0
+        st = _fstat(value, ctx)
+        return st is not None and S_ISREG(st.st_mode) and st.st_size > 0
     if t == FILE_DIR:
-        st = _stat(value)
-        return st is not None and stat_mod.S_ISDIR(st.st_mode)
+        st = _fstat(value, ctx)
+        return st is not None and S_ISDIR(st.st_mode)
     if t == FILE_LINK:
         st = _stat(value, follow=False)
         return st is not None and stat_mod.S_ISLNK(st.st_mode)
     if t == FILE_XBIT:
-        st = _stat(value)
+        st = _fstat(value, ctx)
         return st is not None and bool(st.st_mode & 0o111)
     p = c.pattern
     if t == STR_EQ:
@@ -164,8 +177,15 @@ def _groups(m: object) -> list[str] | None:
 
 
 def apply_cond_sync(c: CondEntry, ctx: RewriteCtx) -> bool:
-    value = expand_sync(c.input, ctx)
-    return _done(c, value, _test(c, value, ctx), ctx)
+    tpl = c.input
+    value = tpl.literal
+    if value is None:
+        get = tpl.single_var
+        value = get(ctx) if get is not None else expand_sync(tpl, ctx)
+    rc = _test(c, value, ctx)
+    if ctx.loglevel < 4 and ctx.tracer is None:
+        return rc != c.notmatch
+    return _done(c, value, rc, ctx)
 
 
 async def apply_cond(c: CondEntry, ctx: RewriteCtx) -> bool:

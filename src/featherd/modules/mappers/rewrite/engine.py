@@ -49,6 +49,8 @@ def _logtime() -> str:
     off = abs(off)
     return time.strftime("%d/%b/%Y:%H:%M:%S", lt) + f" {sign}{off // 60:02d}{off % 60:02d}"
 
+_LEVELS_KEY = "rewrite_levels"
+
 class RewriteCtx:
     """rewrite_ctx: the state of one run over a rule list."""
 
@@ -63,16 +65,21 @@ class RewriteCtx:
         self.perdir = perdir
         self.rr_m: Any = None
         self.rc_m: Any = None
-        sc: RewriteServerConfig = r.server.module_config[rewrite.index]
-        self.log_target = sc.log_target
-        self.file_level = sc.log_level if sc.log_target is not None else 0
-        ml = r.tree.extra.get("rewrite_module_loglevel")
-        if ml is None:
-            ml = r.server.loglevel if r.server.loglevel is not None else 4
-        self.err_level = ml - 7
+        server = r.server
+        sc: RewriteServerConfig = server.module_config[rewrite.index]
+        # the levels depend on configuration only (and on the RewriteLog, opened after
+        # the configuration is read): worked out once per server
+        lv = server.cache.get(_LEVELS_KEY)
+        if lv is None or lv[0] is not sc.log_target:
+            file_level = sc.log_level if sc.log_target is not None else 0
+            ml = r.tree.extra.get("rewrite_module_loglevel")
+            if ml is None:
+                ml = server.loglevel if server.loglevel is not None else 4
+            lv = (sc.log_target, file_level, ml - 7, max(file_level, ml - 7))
+            server.cache[_LEVELS_KEY] = lv
+        self.log_target, self.file_level, self.err_level, lvl = lv
         conn = r.connection
         self.tracer = conn.notes.get("rewrite_tracer") if conn is not None else None
-        lvl = max(self.file_level, self.err_level)
         if self.tracer is not None:
             lvl = max(lvl, getattr(self.tracer, "loglevel", 0))
         self.loglevel = lvl
@@ -135,20 +142,19 @@ async def _expand(tpl: Any, ctx: RewriteCtx, rule: Any = None) -> str:
         return await expand(tpl, ctx, rule)
     return expand_sync(tpl, ctx, rule)
 
-async def _do_env(rule: RuleEntry, ctx: RewriteCtx) -> None:
+def _set_env(ctx: RewriteCtx, name: str) -> None:
+    """One [E=VAR:VAL] or [E=!VAR], expanded."""
     r = ctx.r
-    for tpl in rule.env:
-        name = await _expand(tpl, ctx)
-        if name.startswith("!"):
-            name = name[1:]
-            r.subprocess_env.pop(name, None)
-            if ctx.loglevel >= 5:
-                ctx.log(5, f"unsetting env variable '{name}'", perdir=False)
-        else:
-            name, _, val = name.partition(":")
-            r.subprocess_env[name] = val
-            if ctx.loglevel >= 5:
-                ctx.log(5, f"setting env variable '{name}' to '{val}'", perdir=False)
+    if name.startswith("!"):
+        name = name[1:]
+        r.subprocess_env.pop(name, None)
+        if ctx.loglevel >= 5:
+            ctx.log(5, f"unsetting env variable '{name}'", perdir=False)
+    else:
+        name, _, val = name.partition(":")
+        r.subprocess_env[name] = val
+        if ctx.loglevel >= 5:
+            ctx.log(5, f"setting env variable '{name}' to '{val}'", perdir=False)
 
 def _cookie_time(ts: float) -> str:
     t = time.gmtime(ts)
@@ -222,6 +228,15 @@ def _groups(m: Any) -> list[str] | None:
         return None
     return [m.group(i) or "" for i in range(min(m.re.groups, 9) + 1)]
 
+def _perdir_input(r: Request, perdir: str) -> str:
+    """The per-directory pattern input: filename plus path_info, the directory prefix
+    stripped (what _match_rule computes, without its log lines)."""
+    fn = r.filename or ""
+    uri = fn + r.path_info if r.path_info else fn
+    if uri.startswith(perdir) and not (fn.startswith("proxy:") and r.ctx.get("proxyreq")):
+        return uri[len(perdir):]
+    return uri
+
 def _match_rule(rule: RuleEntry, ctx: RewriteCtx) -> Any:
     """The pattern test of apply_rewrite_rule, synchronous (most rules stop here): the
     input is the URL-path, or in per-directory context the filename plus path_info with
@@ -262,8 +277,6 @@ async def apply_rewrite_rule(rule: RuleEntry, ctx: RewriteCtx) -> int:
 async def _apply_matched(rule: RuleEntry, ctx: RewriteCtx, m: Any) -> int:
     r = ctx.r
     perdir = ctx.perdir
-    is_proxyreq = bool(perdir) and bool(r.ctx.get("proxyreq")) and \
-        (r.filename or "").startswith("proxy:")
     ctx.vary_this = None
     ctx.rc_m = None
     ctx.rr_m = None if m is True else m
@@ -290,9 +303,13 @@ async def _apply_matched(rule: RuleEntry, ctx: RewriteCtx, m: Any) -> int:
             ctx.vary = f"{ctx.vary}, {ctx.vary_this}" if ctx.vary else ctx.vary_this
             ctx.vary_this = None
         i += 1
+    is_proxyreq = bool(perdir) and bool(r.ctx.get("proxyreq")) and \
+        (r.filename or "").startswith("proxy:")
     newuri = None
     if not rule.nosub:
-        newuri = await _expand(rule.output, ctx, rule)
+        out = rule.output
+        newuri = await expand(out, ctx, rule) if out.needs_async else \
+            expand_sync(out, ctx, rule)
         if ctx.loglevel >= 2:
             ctx.log(2, f"rewrite '{ctx.uri}' -> '{newuri}'")
         if ctx.tracer is not None:
@@ -303,12 +320,13 @@ async def _apply_matched(rule: RuleEntry, ctx: RewriteCtx, m: Any) -> int:
             r.log_error(ERROR, "Unsafe URL with %3f URL rewritten without UnsafeAllow3F")
             r.status = 403
             return 3
-    if rule.env:
-        await _do_env(rule, ctx)
+    for tpl in rule.env:
+        _set_env(ctx, await expand(tpl, ctx) if tpl.needs_async else expand_sync(tpl, ctx))
     for tpl in rule.cookies:
         _add_cookie(r, await _expand(tpl, ctx), ctx)
     if rule.nosub:
-        await _force_type_handler(rule, ctx)
+        if rule.forced_type is not None or rule.forced_handler is not None:
+            await _force_type_handler(rule, ctx)
         if rule.status_rule:
             if ctx.loglevel >= 2:
                 ctx.log(2, f"forcing responsecode {rule.forced_status} for {r.filename}")
@@ -350,7 +368,8 @@ async def _apply_matched(rule: RuleEntry, ctx: RewriteCtx, m: Any) -> int:
                        f"{r.filename}")
         r.status = rule.forced_status
         return 1
-    await _force_type_handler(rule, ctx)
+    if rule.forced_type is not None or rule.forced_handler is not None:
+        await _force_type_handler(rule, ctx)
     return 1
 
 def _qmark_from_backref(rule: RuleEntry, ctx: RewriteCtx) -> bool:
@@ -373,6 +392,8 @@ def _limit_req_line(r: Request) -> int:
         v = r.tree.main.limit_req_line
     return v if v is not None else 8190
 
+_UNSET_KEY = object()
+
 async def apply_rewrite_list(r: Request, rules: list[RuleEntry], perdir: str | None,
                              ctx: RewriteCtx | None = None) -> int:
     ctx = ctx or RewriteCtx(r, perdir)
@@ -380,6 +401,12 @@ async def apply_rewrite_list(r: Request, rules: list[RuleEntry], perdir: str | N
     rounds = 1
     n = len(rules)
     is_sub = r.main is not None
+    # without tracing or per-rule log lines the pattern input is computed once per
+    # (filename, path_info), not once per rule
+    fast = ctx.loglevel < 3 and ctx.tracer is None
+    key_fn: Any = _UNSET_KEY
+    key_pi: Any = _UNSET_KEY
+    uri = ""
     restart = True
     while restart:
         restart = False
@@ -390,7 +417,18 @@ async def apply_rewrite_list(r: Request, rules: list[RuleEntry], perdir: str | N
                 i += 1
                 continue
             ctx.vary = None
-            m = _match_rule(p, ctx)
+            if fast:
+                fn = r.filename
+                pi = r.path_info
+                if fn is not key_fn or pi is not key_pi:
+                    key_fn, key_pi = fn, pi
+                    uri = _perdir_input(r, perdir) if perdir else (fn or "")
+                ctx.uri = uri
+                m = p.regex.search(uri)
+                if p.notmatch:
+                    m = True if m is None else None
+            else:
+                m = _match_rule(p, ctx)
             rc = 0 if m is None else await _apply_matched(p, ctx, m)
             if rc:
                 limit = _limit_req_line(r)

@@ -232,8 +232,19 @@ def lookup_header(ctx: RewriteCtx, name: str) -> str:
 
 
 def _hdr(name: str) -> Callable[[RewriteCtx], str]:
+    """lookup_header for one header name, bound at configuration time."""
+    if name.lower() == "host":
+        def get_host(ctx: RewriteCtx) -> str:
+            v = ctx.r.headers_in.get(name)
+            return v if v is not None else ""
+        return get_host
+
     def get(ctx: RewriteCtx) -> str:
-        return lookup_header(ctx, name)
+        v = ctx.r.headers_in.get(name)
+        if v is None:
+            return ""
+        ctx.vary_this = f"{ctx.vary_this}, {name}" if ctx.vary_this else name
+        return v
     return get
 
 

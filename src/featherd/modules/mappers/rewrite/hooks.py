@@ -22,7 +22,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from featherd.core.core_module import core, options
+from featherd.core.handlers import core_translate, document_root
 from featherd.core.hooks import DECLINED, FIRST, OK, REALLY_LAST
+from featherd.core.http_request import internal_redirect
+from featherd.core.vhost import server_port
+from featherd.core.walk import location_walk
 from featherd.modules.mappers.rewrite.engine import (
     ACTION_NOESCAPE,
     ACTION_STATUS,
@@ -32,7 +37,7 @@ from featherd.modules.mappers.rewrite.engine import (
     _end_flag,
     apply_rewrite_list,
 )
-from featherd.modules.mappers.rewrite.expand import scheme
+from featherd.modules.mappers.rewrite.expand import _server_name, scheme
 from featherd.modules.mappers.rewrite.module import (
     OPTION_ANYURI,
     OPTION_NOSLASH,
@@ -169,9 +174,6 @@ async def hook_uri2file(r: Request) -> int:
         v = r.main.subprocess_env.get("SCRIPT_URL")
         if v is not None:
             env["SCRIPT_URL"] = v
-    from featherd.core.vhost import server_port
-    from featherd.modules.mappers.rewrite.expand import _server_name
-
     host = _server_name(r)
     port = server_port(r)
     tp = "" if port == _default_port(r) else f":{port}"
@@ -210,8 +212,6 @@ async def hook_uri2file(r: Request) -> int:
         return _external_redirect(r, ctx, rulestatus, skip, oargs, False)
     if len(fn) > 12 and fn.startswith("passthrough:"):
         r.uri = fn[12:]
-        from featherd.core.walk import location_walk
-
         r.location_sections = tuple(location_walk(r))
         if ctx.tracer is not None:
             ctx.trace("result", kind="passthrough", uri=r.uri)
@@ -228,16 +228,12 @@ async def hook_uri2file(r: Request) -> int:
             lastsub.output.text[:1] in ("$", "%"):
         # CVE-2024-38475 (Apache 2.4.60): a substitution that starts with a variable or
         # back reference maps to the filesystem only inside the DocumentRoot
-        from featherd.core.handlers import document_root
-
         root = document_root(r).rstrip("/")
         ok = fn == root or fn.startswith(root + "/")
         if ctx.loglevel >= 3:
             ctx.log(3, f"prefix_stat of {fn} from substitution {lastsub.output.text}: "
                        f"{'inside' if ok else 'outside'} the document root")
     if not ok:
-        from featherd.core.handlers import core_translate
-
         tmp = r.uri
         r.uri = fn
         try:
@@ -257,8 +253,6 @@ async def hook_uri2file(r: Request) -> int:
     return OK
 
 def _symlinks_allowed(r: Request) -> bool:
-    from featherd.core.core_module import core, options
-
     c = r.per_dir_config[core.index]
     opts = options(c)
     return "FollowSymLinks" in opts or "SymLinksIfOwnerMatch" in opts
@@ -336,8 +330,6 @@ async def hook_fixup(r: Request) -> int:
             ctx.log(2, f"trying to replace prefix {directory} with {dconf.baseurl}")
         fn = subst_prefix_path(r, fn, directory, dconf.baseurl, ctx)
     else:
-        from featherd.core.handlers import document_root
-
         root = document_root(r)
         n = len(root)
         if root.endswith("/"):
@@ -382,8 +374,6 @@ async def handler_redirect(r: Request) -> int:
     fn = r.filename or ""
     if not fn.startswith("redirect:"):
         return DECLINED
-    from featherd.core.http_request import internal_redirect
-
     target = fn[9:] + (f"?{r.args}" if r.args else "")
     vary = r.headers_out.get("Vary")
     if vary and "redirect-keeps-vary" in r.notes:

@@ -25,16 +25,24 @@ _SCHEMES = (
 )
 
 
+#: scheme name -> (what follows it, length of the whole prefix, takes a query)
+_SCHEME_MAP = {prefix.split(":", 1)[0]: (prefix[prefix.index(":"):], len(prefix), sqs)
+               for prefix, sqs in _SCHEMES}
+_NOT_ABSOLUTE = (0, False)
+
+
 def is_absolute_uri(uri: str) -> tuple[int, bool]:
     """(length of the scheme part incl. '://', whether it takes a query); (0, False)
     for anything else."""
     if not uri or uri[0] == "/" or len(uri) <= 5:
-        return 0, False
-    low = uri[:12].lower()
-    for prefix, sqs in _SCHEMES:
-        if low.startswith(prefix):
-            return len(prefix), sqs
-    return 0, False
+        return _NOT_ABSOLUTE
+    i = uri.find(":", 1, 12)
+    if i < 0:
+        return _NOT_ABSOLUTE
+    ent = _SCHEME_MAP.get(uri[:i].lower())
+    if ent is None or not uri.startswith(ent[0], i):
+        return _NOT_ABSOLUTE
+    return ent[1], ent[2]
 
 def escape_absolute_uri(uri: str, skip: int) -> str:
     """Escape the path (and for ldap: the ?-separated parts) of an absolute URL."""
@@ -118,6 +126,8 @@ def _default_port(r: Request) -> int:
 def reduce_uri(r: Request, ctx: RewriteCtx) -> None:
     """Strip ``http[s]://ourhost[:port]`` from an absolute URL naming this server."""
     fn = r.filename or ""
+    if fn[:1] == "/":
+        return
     sch = scheme(r)
     n = len(sch)
     if len(fn) > n + 3 and fn[:n].lower() == sch and fn[n:n + 3] == "://":
