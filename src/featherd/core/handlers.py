@@ -62,10 +62,21 @@ def core_map_to_storage(r: Request) -> int:
     except (OSError, ValueError):
         raise WalkError(403, f"access to {r.uri} failed") from None
     if st is None:
-        # find the longest existing prefix; the rest is path_info
+        # find the longest existing prefix; the rest is path_info (a trailing slash
+        # included: "/file.txt/" is the file with path_info "/", "/missing/" the missing
+        # segment with path_info "/", as ap_directory_walk leaves them)
         cur = fn.rstrip("/") or "/"
-        rest = ""
-        while True:
+        rest = "/" if cur != fn else ""
+        if rest:
+            try:
+                pst = os.stat(cur)
+            except OSError:
+                pst = None
+            if pst is not None and not stat_mod.S_ISDIR(pst.st_mode):
+                st = pst
+                fn = cur
+                path_info = rest
+        while st is None:
             head, _, tail = cur.rpartition("/")
             rest = "/" + tail + rest
             cur = head or "/"

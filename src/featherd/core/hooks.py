@@ -65,19 +65,21 @@ HOOK_SPECS: dict[str, Policy] = {
 class Hook:
     """The sorted functions of one hook and whether any must be awaited."""
 
-    __slots__ = ("name", "policy", "funcs", "entries", "any_async")
+    __slots__ = ("name", "policy", "funcs", "fns", "entries", "any_async")
 
     def __init__(self, name: str, policy: Policy) -> None:
         self.name = name
         self.policy = policy
         self.entries: list[tuple[int, int, Callable[..., Any], str]] = []
         self.funcs: tuple[tuple[Callable[..., Any], bool], ...] = ()
+        self.fns: tuple[Callable[..., Any], ...] = ()     # funcs without the flags
         self.any_async = False
 
     def add(self, fn: Callable[..., Any], order: int, seq: int, module: str) -> None:
         self.entries.append((order, seq, fn, module))
         self.entries.sort(key=lambda e: (e[0], e[1]))
         self.funcs = tuple((e[2], inspect.iscoroutinefunction(e[2])) for e in self.entries)
+        self.fns = tuple(f for f, _ in self.funcs)
         self.any_async = any(a for _, a in self.funcs)
 
     def modules(self) -> list[str]:
@@ -88,6 +90,7 @@ class Hook:
         mod_info and -L); decided once per configuration."""
         self.funcs = tuple((e[2], inspect.iscoroutinefunction(e[2])) for e in self.entries
                            if active(self.name, e[2], e[3]))
+        self.fns = tuple(f for f, _ in self.funcs)
         self.any_async = any(a for _, a in self.funcs)
 
 
@@ -185,23 +188,23 @@ async def run_all(hook: Hook, *args: Any) -> Any:
 # when it can answer at once and an awaitable only when it must wait (the cheap common
 # case costs no coroutine). call_first/call_all return the result, or an awaitable the
 # caller awaits: ``rv = call_all(h, r); if rv.__class__ is not int: rv = await rv``.
-def call_first(hook: Hook, *args: Any) -> Any:
-    funcs = hook.funcs
-    for i, (fn, _) in enumerate(funcs):
-        rv = fn(*args)
+def call_first(hook: Hook, r: Any) -> Any:
+    fns = hook.fns
+    for fn in fns:
+        rv = fn(r)
         if rv.__class__ is not int and hasattr(rv, "__await__"):
-            return _first_rest(funcs, i, rv, args)
+            return _first_rest(fns, fns.index(fn), rv, r)
         if rv != DECLINED:
             return rv
     return DECLINED
 
 
-async def _first_rest(funcs: Any, i: int, rv: Any, args: Any) -> Any:
+async def _first_rest(fns: Any, i: int, rv: Any, r: Any) -> Any:
     rv = await rv
     if rv != DECLINED:
         return rv
-    for fn, _ in funcs[i + 1:]:
-        rv = fn(*args)
+    for fn in fns[i + 1:]:
+        rv = fn(r)
         if rv.__class__ is not int and hasattr(rv, "__await__"):
             rv = await rv
         if rv != DECLINED:
@@ -209,26 +212,28 @@ async def _first_rest(funcs: Any, i: int, rv: Any, args: Any) -> Any:
     return DECLINED
 
 
-def call_all(hook: Hook, *args: Any) -> Any:
-    funcs = hook.funcs
-    for i, (fn, _) in enumerate(funcs):
-        rv = fn(*args)
-        if rv.__class__ is not int and hasattr(rv, "__await__"):
-            return _all_rest(funcs, i, rv, args)
+def call_all(hook: Hook, r: Any) -> Any:
+    fns = hook.fns
+    for fn in fns:
+        rv = fn(r)
+        if rv.__class__ is not int:
+            if hasattr(rv, "__await__"):
+                return _all_rest(fns, fns.index(fn), rv, r)
+            continue              # None (a void-style function): as OK
         if rv != OK and rv != DECLINED:
             return rv
     return OK
 
 
-async def _all_rest(funcs: Any, i: int, rv: Any, args: Any) -> Any:
+async def _all_rest(fns: Any, i: int, rv: Any, r: Any) -> Any:
     rv = await rv
-    if rv != OK and rv != DECLINED:
+    if rv != OK and rv != DECLINED and rv is not None:
         return rv
-    for fn, _ in funcs[i + 1:]:
-        rv = fn(*args)
+    for fn in fns[i + 1:]:
+        rv = fn(r)
         if rv.__class__ is not int and hasattr(rv, "__await__"):
             rv = await rv
-        if rv != OK and rv != DECLINED:
+        if rv != OK and rv != DECLINED and rv is not None:
             return rv
     return OK
 

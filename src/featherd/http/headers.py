@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
+
+_first = itemgetter(0)
 
 
 class Headers:
@@ -19,7 +22,7 @@ class Headers:
     def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
         if items:
             self._items: list[tuple[str, str]] = list(items)
-            self._names: list[str] = [k.lower() for k, _ in self._items]
+            self._names: list[str] = list(map(str.lower, map(_first, self._items)))
         else:
             self._items = []
             self._names = []
@@ -42,8 +45,11 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         ln = name.lower()
         names = self._names
-        if ln not in names:
+        n = names.count(ln)
+        if n == 0:
             return []
+        if n == 1:
+            return [self._items[names.index(ln)][1]]
         return [it[1] for it, k in zip(self._items, names, strict=True) if k == ln]
 
     def has_any(self, lower_names: frozenset[str]) -> bool:

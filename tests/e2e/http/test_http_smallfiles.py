@@ -77,3 +77,16 @@ def test_head_and_conditional_requests_on_cached_files(make_server) -> None:  # 
     assert r3.status_code == 200 and r3.headers["Content-Length"] == "1000"
     r4 = requests.get(srv.url("/c.txt"), headers={"Range": "bytes=10-19"}, timeout=5)
     assert r4.status_code == 206 and r4.content == b"x" * 10
+
+
+def test_trailing_slash_after_a_file_is_path_info(make_server) -> None:  # type: ignore[no-untyped-def]
+    # ap_directory_walk: "/f.txt/" is the file with path_info "/" (404 from the default
+    # handler unless AcceptPathInfo On), not a missing file
+    srv = make_server("<Directory @ROOT@/htdocs/pi>\nAcceptPathInfo On\n</Directory>\n",
+                      files={"htdocs/f.txt": "plain\n", "htdocs/pi/g.txt": "info\n"})
+    assert _get(srv, "/f.txt/").status_code == 404
+    assert "File does not exist: " + str(Path(srv.root, "htdocs", "f.txt")) + "/" in \
+        srv.error_log()
+    r = _get(srv, "/pi/g.txt/")
+    assert r.status_code == 200 and r.text == "info\n"
+    assert _get(srv, "/pi/g.txt/more/").text == "info\n"

@@ -327,7 +327,7 @@ def _strtol16(s: str) -> int:
     return int(s[:j], 16) & 0xFFFFFFFFFFFFFFFF if j else 0
 
 
-@auth_digest.hook("post_read_request")
+@auth_digest.hook("post_read_request", needs=("AuthType",))
 def parse_hdr_and_update_nc(r: Request) -> int:
     # nothing to parse without credentials (the hot path of every public request);
     # _resp() parses on demand when a Digest-protected resource needs the record
@@ -645,7 +645,7 @@ async def authenticate_digest_user(r: Request) -> int:
     return check_nonce(r, resp, conf)
 
 
-@auth_digest.hook("fixups")
+@auth_digest.hook("fixups", needs=("AuthType",))
 def add_auth_info(r: Request) -> int:
     if r.main is not None:
         return OK

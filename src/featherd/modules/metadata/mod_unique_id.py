@@ -88,7 +88,7 @@ def make_id(r: Any) -> str:
     return encode(raw)
 
 
-@unique_id.hook("post_read_request", order=MIDDLE)
+@unique_id.hook("post_read_request", order=MIDDLE, needs=lambda t: t.extra.get("unique_id_active"))
 def gen_unique_id_hook(r: Any) -> int:
     if r.tree.extra.get("unique_id_active"):
         gen_unique_id(r)
@@ -103,7 +103,7 @@ def gen_unique_id(r: Any) -> int:
     return DECLINED
 
 
-@unique_id.hook("fixups", order=REALLY_FIRST)
+@unique_id.hook("fixups", order=REALLY_FIRST, needs=lambda t: t.extra.get("unique_id_active"))
 def keep_after_redirect(r: Any) -> int:
     """An internally redirected request keeps the original's identifier."""
     if not r.tree.extra.get("unique_id_active"):
