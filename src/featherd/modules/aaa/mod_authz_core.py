@@ -16,6 +16,7 @@ Containers are kept as entries of the core's Require list whose line is an
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.directives import ArgSpec, Context, Override
@@ -275,19 +276,71 @@ def auth_merging(cmd: CmdParms, conf: Any, v: str) -> None:
 
 
 # --- evaluation (apply_authz_sections) ----------------------------------------------------------
-async def apply_sections(r: Request, node: Node, parent_op: str) -> int:
+class _NeedAsync(Exception):
+    """A provider answered with an awaitable: finish the evaluation in async mode."""
+
+
+def _apply_sync(r: Request, node: Node, parent_op: str, memo: dict[int, Any]) -> int:
+    """apply_sections without a coroutine, for trees whose providers answer at once
+    (Require all/env/method/ip...). Each provider's answer goes into ``memo``; the first
+    awaitable stops the walk, and apply_sections carries on from the memo, so no
+    provider is asked twice."""
     if not node.applies(r.method):
         return AUTHZ_GRANTED if parent_op == AND else AUTHZ_NEUTRAL
     if node.provider is not None:
         r.notes["authz_provider_name"] = node.provider_name
         try:
-            res = await maybe_await(node.provider.check(r, node.args, node.parsed))
+            res = node.provider.check(r, node.args, node.parsed)
         finally:
             r.notes.pop("authz_provider_name", None)
+        memo[id(node)] = res
+        if res.__class__ is not int and inspect.isawaitable(res):
+            raise _NeedAsync
     else:
         res = AUTHZ_NEUTRAL
         for child in node.children:
-            cr = await apply_sections(r, child, node.op)
+            cr = _apply_sync(r, child, node.op, memo)
+            if cr == AUTHZ_GENERAL_ERROR:
+                return AUTHZ_GENERAL_ERROR
+            if cr == AUTHZ_NEUTRAL:
+                continue
+            if node.op == AND:
+                if cr == AUTHZ_DENIED:
+                    res = cr
+                    break
+                if (cr == AUTHZ_DENIED_NO_USER and res != AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
+                    res = cr
+            else:
+                if cr == AUTHZ_GRANTED:
+                    res = cr
+                    break
+                if (cr == AUTHZ_DENIED_NO_USER and res == AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
+                    res = cr
+    if node.negate:
+        if res == AUTHZ_GRANTED:
+            res = AUTHZ_DENIED
+        elif res in (AUTHZ_DENIED, AUTHZ_DENIED_NO_USER):
+            res = AUTHZ_NEUTRAL
+    return res
+
+
+async def apply_sections(r: Request, node: Node, parent_op: str,
+                         memo: dict[int, Any] | None = None) -> int:
+    if not node.applies(r.method):
+        return AUTHZ_GRANTED if parent_op == AND else AUTHZ_NEUTRAL
+    if node.provider is not None:
+        if memo is not None and id(node) in memo:
+            res = await maybe_await(memo[id(node)])     # asked already by _apply_sync
+        else:
+            r.notes["authz_provider_name"] = node.provider_name
+            try:
+                res = await maybe_await(node.provider.check(r, node.args, node.parsed))
+            finally:
+                r.notes.pop("authz_provider_name", None)
+    else:
+        res = AUTHZ_NEUTRAL
+        for child in node.children:
+            cr = await apply_sections(r, child, node.op, memo)
             if cr == AUTHZ_GENERAL_ERROR:
                 return AUTHZ_GENERAL_ERROR
             if cr == AUTHZ_NEUTRAL:
@@ -347,11 +400,20 @@ def _authorize(r: Request, after_authn: bool) -> Any:
         return 500
     if node is None:
         return DECLINED
-    return _authorize_node(r, node, after_authn)
+    memo: dict[int, Any] = {}
+    try:
+        res = _apply_sync(r, node, AND, memo)
+    except _NeedAsync:
+        return _authorize_node(r, node, after_authn, memo)
+    return _judge(r, res, after_authn)
 
 
-async def _authorize_node(r: Request, node: Node, after_authn: bool) -> int:
-    res = await apply_sections(r, node, AND)
+async def _authorize_node(r: Request, node: Node, after_authn: bool,
+                          memo: dict[int, Any]) -> int:
+    return _judge(r, await apply_sections(r, node, AND, memo), after_authn)
+
+
+def _judge(r: Request, res: int, after_authn: bool) -> int:
     if res == AUTHZ_GRANTED:
         r.log_error(DEBUG, f"authorization result: granted ({r.uri})")
         return OK
