@@ -134,24 +134,35 @@ _accepted("AcceptFilter", ArgSpec.TAKE2, "Configures optimizations for a protoco
 
 
 # --- the scoreboard, kept by the MPM for mod_status ---------------------------------------
+_BOARD = scoreboard._BOARD
+_W, _K, _C = scoreboard.WRITE[0], scoreboard.KEEPALIVE[0], scoreboard.CLOSING[0]
+
+
 @mpm.hook("post_read_request", order=REALLY_FIRST)
 def scoreboard_request(r: Any) -> int:
     """The connection's slot shows W and (ExtendedStatus) what is being served."""
-    sb = scoreboard.get()
+    sb = _BOARD[0]
     if sb is not None:
         c = r.connection
         off = c.notes.get("sb", -1)
         if off >= 0:
-            sb.request_started(off, c.client_ip, r.server.server_hostname or "",
-                               r.the_request or "")
+            if sb.extended:
+                sb.request_started(off, c.client_ip, r.server.server_hostname or "",
+                                   r.the_request or "")
+            else:
+                sb.mm[off] = _W
     return DECLINED
 
 
 @mpm.hook("log_transaction", order=REALLY_LAST)
 def scoreboard_done(r: Any) -> int:
     """After logging: the counters (ExtendedStatus), then K (keep-alive) or C."""
-    sb = scoreboard.get()
+    sb = _BOARD[0]
     if sb is not None:
         c = r.connection
-        sb.request_done(c.notes.get("sb", -1), r.final.bytes_sent or 0, bool(c.keepalive))
+        off = c.notes.get("sb", -1)
+        if sb.extended:
+            sb.request_done(off, r.final.bytes_sent or 0, bool(c.keepalive))
+        elif off >= 0:
+            sb.mm[off] = _K if c.keepalive else _C
     return DECLINED

@@ -38,18 +38,21 @@ _GLOBAL = struct.Struct("<ddIIdd")
 # process_score: pid, generation, quiescing, utime, stime, start time, accesses and bytes
 # of connections that had no slot
 _PROC = struct.Struct("<iIB7xdddQQ")
-# worker_score
+# worker_score; the fields a request writes are adjacent, so that each of its two updates
+# (request_started, request_done) is one pack_into
 _SLOT_HEAD = struct.Struct("<c3xIQQQQQddd")   # status, conn_count, access_count,
-#   my_access_count, bytes_served, my_bytes_served, conn_bytes, start, stop, last_used
+#   my_access_count, bytes_served, my_bytes_served, conn_bytes, stop, start, last_used
 CLIENT_LEN, VHOST_LEN, REQUEST_LEN = 32, 32, 64
 _SLOT_TEXT = struct.Struct(f"<{CLIENT_LEN}s{VHOST_LEN}s{REQUEST_LEN}s")
 _SLOT = struct.Struct(_SLOT_HEAD.format + _SLOT_TEXT.format[1:])
-_COUNTS = struct.Struct("<IQQQQQdd")      # conn_count .. stop, after the status byte
-_TIME = struct.Struct("<d")
+_COUNTS = struct.Struct("<IQQQQQd")       # conn_count .. conn_bytes, stop
 _USED = struct.Struct(f"<d{CLIENT_LEN}s{VHOST_LEN}s{REQUEST_LEN}s")   # last_used, texts
+_STARTED = struct.Struct(f"<dd{CLIENT_LEN}s{VHOST_LEN}s{REQUEST_LEN}s")  # start, then _USED
 _COUNTS_OFF = 4
-_START_OFF = _SLOT_HEAD.size - 24
+_START_OFF = _SLOT_HEAD.size - 16
 _USED_OFF = _SLOT_HEAD.size - 8
+_W, _K, _C = WRITE[0], KEEPALIVE[0], CLOSING[0]
+_time = time.time
 
 
 @dataclass(slots=True)
@@ -244,26 +247,25 @@ class Scoreboard:
         if off < 0:
             return
         mm = self.mm
-        mm[off] = WRITE[0]
+        mm[off] = _W
         if self.extended:
-            now = time.time()
-            if len(request) >= REQUEST_LEN:
-                request = request[-(REQUEST_LEN - 1):] if self.tail else request
-            _TIME.pack_into(mm, off + _START_OFF, now)
-            _USED.pack_into(mm, off + _USED_OFF, now,
-                            client.encode("latin-1", "replace")[:CLIENT_LEN - 1],
-                           vhost.encode("latin-1", "replace")[:VHOST_LEN - 1],
-                           request.encode("latin-1", "replace")[:REQUEST_LEN - 1])
+            now = _time()
+            if self.tail and len(request) >= REQUEST_LEN:
+                request = request[-(REQUEST_LEN - 1):]
+            _STARTED.pack_into(mm, off + _START_OFF, now, now,
+                               client.encode("latin-1", "replace")[:CLIENT_LEN - 1],
+                               vhost.encode("latin-1", "replace")[:VHOST_LEN - 1],
+                               request.encode("latin-1", "replace")[:REQUEST_LEN - 1])
 
     def request_done(self, off: int, nbytes: int, keepalive: bool) -> None:
         """log_transaction: the counters (extended), then K or C."""
         if self.extended:
             if off >= 0:
                 mm = self.mm
-                c = _COUNTS.unpack_from(mm, off + _COUNTS_OFF)
-                _COUNTS.pack_into(mm, off + _COUNTS_OFF, c[0] + 1, c[1] + 1, c[2] + 1,
-                                  c[3] + nbytes, c[4] + nbytes, c[5] + nbytes, c[6],
-                                  time.time())
+                o = off + _COUNTS_OFF
+                c0, c1, c2, c3, c4, c5, _ = _COUNTS.unpack_from(mm, o)
+                _COUNTS.pack_into(mm, o, c0 + 1, c1 + 1, c2 + 1, c3 + nbytes, c4 + nbytes,
+                                  c5 + nbytes, _time())
             elif self.row >= 0:
                 po = self._proc_off(self.row)
                 vals = list(_PROC.unpack_from(self.mm, po))
@@ -271,7 +273,7 @@ class Scoreboard:
                 vals[7] += nbytes
                 _PROC.pack_into(self.mm, po, *vals)
         if off >= 0:
-            self.mm[off] = KEEPALIVE[0] if keepalive else CLOSING[0]
+            self.mm[off] = _K if keepalive else _C
 
     def record_times(self) -> None:
         """This worker's CPU times into its process row."""
@@ -297,8 +299,8 @@ class Scoreboard:
             for t in range(self.thread_limit):
                 v = _SLOT.unpack_from(self.mm, self._slot_off(row, t))
                 out.append(SlotInfo(
-                    row, t, v[0].decode("latin-1"), v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-                    v[8], v[9], _text(v[10]), _text(v[11]), _text(v[12])))
+                    row, t, v[0].decode("latin-1"), v[1], v[2], v[3], v[4], v[5], v[6], v[8],
+                    v[7], v[9], _text(v[10]), _text(v[11]), _text(v[12])))
         return out
 
     def status_string(self) -> str:

@@ -510,6 +510,106 @@ def _item(d: Directive, h: LogHandler, esc: Escape) -> Item:
     return conditional
 
 
+# --- the text renderer: one generated function per format ------------------------------
+# A format becomes the source of one function ``render(r, o)`` (r the final request, o the
+# original one) that computes each item into a local and returns one f-string; the usual
+# directives are inlined (attribute reads, the escape only when a value needs it, the
+# %t text cached per second), any other is one call of its getter.
+_NEEDS_ESCAPE_SEARCH = _NEEDS_ESCAPE.search
+
+
+def _inline_escaped(expr: str) -> list[str]:
+    """``v = expr``, ``-`` for None, ap_escape_logitem applied only when needed."""
+    return [f"v = {expr}",
+            "v = '-' if v is None else (_esc(v) if _search(v) else v)"]
+
+
+def _inline_code(d: Directive, q: str, ns: dict[str, Any], i: int) -> list[str] | None:
+    """Statements leaving the item's text in ``v``, or None: not inlined."""
+    letter, arg = d.letter, d.arg
+    if letter == "h":       # the peer's address text never needs an escape, a name may
+        return [f"c = {q}.connection",
+                "v = c.remote_host",
+                "if not v:", "    v = c.client_ip",
+                "elif _search(v):", "    v = _esc(v)"]
+    if letter == "l":
+        return _inline_escaped(f"{q}.connection.remote_logname")
+    if letter == "u":
+        return [f"v = {q}.user",
+                "v = '-' if v is None else ((_esc(v) if _search(v) else v) if v else '\"\"')"]
+    if letter == "t" and arg in ("", "begin:"):
+        cell: list[tuple[int, str]] = [(-1, "")]
+
+        def fill(sec: int) -> str:
+            text = _clf_time(sec)
+            cell[0] = (sec, text)
+            return text
+        ns[f"_tc{i}"], ns[f"_tf{i}"] = cell, fill
+        return [f"sec = int({q}.request_time)",
+                f"tc = _tc{i}[0]",
+                f"v = tc[1] if tc[0] == sec else _tf{i}(sec)"]
+    if letter == "r":
+        return _inline_escaped(f"{q}.the_request")
+    if letter == "s":
+        return [f"v = {q}.status", "v = str(v) if v and v > 0 else '-'"]
+    if letter == "b":
+        return [f"v = {q}.bytes_sent", "v = str(v) if v else '-'"]
+    if letter == "B":
+        return [f"v = {q}.bytes_sent", "v = str(v) if v else '0'"]
+    if letter == "i":
+        ns[f"_a{i}"] = arg
+        return [f"v = {q}.headers_in.get_all(_a{i})",
+                "if not v:", "    v = '-'",
+                "else:",
+                "    v = v[0] if len(v) == 1 else ', '.join(v)",
+                "    if _search(v):", "        v = _esc(v)"]
+    if letter in ("m", "H", "U", "f"):
+        attr = {"m": "method", "H": "protocol", "U": "uri", "f": "filename"}[letter]
+        return _inline_escaped(f"{q}.{attr}")
+    return None
+
+
+def _compile_text(parts: list[str | Directive],
+                  table: Mapping[str, LogHandler]) -> Callable[[Any, Any], str]:
+    ns: dict[str, Any] = {"_esc": escape_logitem, "_search": _NEEDS_ESCAPE_SEARCH}
+    body: list[str] = []
+    fstr: list[str] = []
+    n = 0
+    for p in parts:
+        if isinstance(p, str):
+            fstr.append(p.replace("{", "{{").replace("}", "}}"))
+            continue
+        i = n
+        n += 1
+        h = table[p.letter]
+        q = "o" if p.want_orig else "r"
+        code = None
+        if LOG_HANDLERS.get(p.letter) is h:
+            code = _inline_code(p, q, ns, i)
+        if code is None:
+            ns[f"_g{i}"] = h.maker(p.arg, escape_logitem)
+            code = [f"v = _g{i}({q})", "if v is None:", "    v = '-'"]
+        if p.conditions is not None:
+            ns[f"_codes{i}"] = frozenset(p.conditions)
+            code = ([f"if (r.status in _codes{i}) == {p.negate!r}:", "    v = '-'", "else:"]
+                    + ["    " + line for line in code])
+        body.extend(code)
+        body.append(f"v{i} = v")
+        fstr.append(f"{{v{i}}}")
+    fstr.append("\n")
+    if not n:
+        line = "".join(fstr).replace("{{", "{").replace("}}", "}")
+        return lambda r, o: line
+    defaults = ", ".join(f"{k}={k}" for k in ns)
+    src = (f"def render(r, o, {defaults}):\n"
+           + "".join(f"    {line}\n" for line in body)
+           + f"    return f{''.join(fstr)!r}\n")
+    exec(compile(src, "<LogFormat>", "exec"), ns)    # noqa: S102 (source built from items)
+    fn: Callable[[Any, Any], str] = ns["render"]
+    fn.__doc__ = src
+    return fn
+
+
 class CompiledFormat:
     """A format compiled once; :meth:`render` gives the line (with its newline)."""
 
@@ -528,22 +628,7 @@ class CompiledFormat:
             self.render = self._text_renderer(table)
 
     def _text_renderer(self, table: Mapping[str, LogHandler]) -> Callable[[Any, Any], str]:
-        tmpl: list[str] = []
-        funcs: list[Item] = []
-        for p in self.parts:
-            if isinstance(p, str):
-                tmpl.append(p.replace("%", "%%"))
-            else:
-                tmpl.append("%s")
-                funcs.append(_item(p, table[p.letter], escape_logitem))
-        template = "".join(tmpl) + "\n"
-        if not funcs:
-            return lambda r, o: template.replace("%%", "%")
-        fs = tuple(funcs)
-
-        def render(r: Any, o: Any) -> str:
-            return template % tuple([f(r, o) for f in fs])
-        return render
+        return _compile_text(self.parts, table)
 
     def _json_renderer(self, table: Mapping[str, LogHandler]) -> Callable[[Any, Any], str]:
         keyed = tuple((p.text, _item(p, table[p.letter], _no_escape))

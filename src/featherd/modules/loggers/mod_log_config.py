@@ -71,6 +71,7 @@ class LogConfig:
     formats: Any = UNSET                # nickname -> CompiledFormat
     buffered: Any = UNSET               # BufferedLogs (main server: it is global)
     active: Any = UNSET                 # list[ActiveLog], decided in post_config
+    plan: Any = UNSET                   # what log_transaction runs, from ``active``
 
 
 class LogConfigModule(Module):
@@ -148,6 +149,15 @@ class LogWriter:
         self.size += len(line)
         if self.size > self.limit:
             self.flush()
+
+    def write_now(self, line: str) -> None:
+        """``BufferedLogs Off``: the line goes out at once, in one write()."""
+        data = line.encode("utf-8", "backslashreplace")
+        if self.fd is None or self.buf or len(data) > self.chunk:
+            self.write(line)
+            self.flush()
+            return
+        self._write_all(data)
 
     def flush(self) -> None:
         if not self.buf:
@@ -393,7 +403,15 @@ def resolve_logs(tree: Any) -> int:
             assert fmt is not None
             active.append(ActiveLog(spec, fmt, state.writer(_target(tree, spec.fname))))
         conf.active = active
+        conf.plan = _plan(active)
     return OK
+
+
+def _plan(active: list[ActiveLog]) -> tuple[tuple[Any, ...], ...]:
+    """Per log, what a request needs: (condition variable, negate, render, write)."""
+    return tuple((log.spec.condition_var, log.spec.negate, log.fmt.render,
+                  log.writer.write if log.writer.limit else log.writer.write_now)
+                 for log in active)
 
 
 def _state(tree: Any) -> LogState | None:
@@ -432,15 +450,16 @@ def child_exit(tree: Any) -> None:
 @log_config.hook("log_transaction")
 def multi_log_transaction(r: Any) -> int:
     """config_log_transaction for each log of the request's server."""
-    logs = log_config.sconf(r.server).active
-    if not logs:
+    plan = r.server.module_config[log_config.index].plan
+    if not plan:
         return OK
-    final, orig = request_pair(r)
-    env = r.subprocess_env
-    for log in logs:
-        spec = log.spec
-        var = spec.condition_var
-        if var is not None and (var in env) == spec.negate:
+    if r.prev is None and r.next is None:
+        final = orig = r
+    else:
+        final, orig = request_pair(r)
+    for var, negate, render, write in plan:
+        if var is not None and (var in r.subprocess_env) == negate:
             continue
-        log.writer.write(log.fmt.render(final, orig))
+        write(render(final, orig))
     return OK
+
