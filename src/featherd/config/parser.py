@@ -185,7 +185,12 @@ def invoke(node: Node, cmd: CmdParms) -> None:
     if not cmd.built:
         node = _expand(node, cmd)
     c = cmd.child(node=node, info=row)
-    tree.used_directives.add(row.name)
+    used = tree.used_directives
+    if row.name not in used:
+        used.add(row.name)
+        if tree.hooks.pruned:
+            # first seen in an .htaccess file: the hooks that need it come back
+            tree.hooks.prune(tree)
     err = check_context(row, c)
     if err:
         raise ConfigError(err, node.filename, node.line)

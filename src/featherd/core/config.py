@@ -113,29 +113,6 @@ class ServerConfigTree:
     def all_servers(self) -> list[ServerRec]:
         return [self.main, *self.vhosts]
 
-    def possible_overrides(self) -> Any:
-        """The union of the override classes an .htaccess file may use somewhere: every
-        AllowOverride in the configuration, and 2.2's default (All) unless the main
-        server's <Directory /> sets one for every path."""
-        from featherd.config.directives import Override
-        from featherd.config.merge import UNSET
-        from featherd.core.core_module import core
-
-        ov = Override.NONE
-        root_set = False
-        for s in self.all_servers():
-            for sec in s.sec_dir:
-                c = sec.confs[core.index] if core.index < len(sec.confs) else None
-                v = getattr(c, "override", UNSET)
-                if v is UNSET or v is None:
-                    continue
-                ov |= v
-                if s is self.main and sec.regex is None and sec.pattern.rstrip("/") == "":
-                    root_set = True
-        if not root_set:
-            ov |= Override.ALL
-        return ov
-
 
 def load_config(config_file: str | None, modules: list[Module], *,
                 server_root: str | None = None, defines: set[str] | None = None,

@@ -100,6 +100,7 @@ class Hooks:
     def __init__(self) -> None:
         self.by_name = {n: Hook(n, p) for n, p in HOOK_SPECS.items()}
         self._seq = 0
+        self.pruned = False        # prune() ran: a directive read later prunes again
 
     def register(self, name: str, fn: Callable[..., Any], order: int, module: str) -> None:
         if name not in self.by_name:
@@ -113,22 +114,12 @@ class Hooks:
     def prune(self, tree: Any) -> None:
         """Leave out of every hook the functions whose ``needs`` the configuration does
         not meet (see Module.hook): a module with nothing configured costs a request
-        nothing. A directive is present when it was read anywhere in the configuration,
-        or when an .htaccess file may carry it: its override class is among those some
-        AllowOverride grants (2.2's default, AllowOverride All, grants every class)."""
-        from featherd.config.directives import Override
-
+        nothing. A directive is present once it has been read: from the configuration
+        at start-up, or from an .htaccess file later (config/parser.invoke prunes again
+        when a directive turns up for the first time; everything an .htaccess file can
+        change is read after map_to_storage, so the hooks are back before it matters)."""
         mods = {m.name: m for m in tree.modules}
         used = {n.lower() for n in tree.used_directives}
-        possible = tree.possible_overrides()
-        registry = tree.registry
-
-        def present(name: str) -> bool:
-            if name.lower() in used:
-                return True
-            row = registry.get(name)
-            return row is not None and bool(row.override & possible) and \
-                row.override != Override.NONE
 
         def active(hook_name: str, fn: Callable[..., Any], module: str) -> bool:
             m = mods.get(module)
@@ -139,12 +130,13 @@ class Hooks:
                 return bool(needs(tree))
             if needs is True:
                 assert m is not None
-                return any(present(d.name) for d in m.directives)
-            return any(present(n) for n in needs)
+                return any(d.name.lower() in used for d in m.directives)
+            return any(n.lower() in used for n in needs)
 
         for hook in self.by_name.values():
             if any(e[3] in mods and mods[e[3]].hook_needs for e in hook.entries):
                 hook.keep_only(active)
+        self.pruned = True
 
 
 def run_first_sync(hook: Hook, *args: Any) -> Any:

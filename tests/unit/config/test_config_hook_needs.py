@@ -26,7 +26,6 @@ ROOT_NONE = "<Directory />\nAllowOverride None\n</Directory>\n"
 
 def test_unconfigured_modules_leave_the_request_path(tmp_path: Path) -> None:
     t = _tree(tmp_path, ROOT_NONE)
-    assert t.possible_overrides() == Override.NONE
     fix = _running(t, "fixups")
     assert "speling.check_speling" not in fix
     assert "mod_env.fixup_env" not in fix
@@ -46,20 +45,20 @@ def test_a_directive_in_the_configuration_brings_its_hooks_back(tmp_path: Path) 
     assert "mod_env.fixup_env" not in _running(t, "fixups")
 
 
-def test_htaccess_that_may_carry_a_directive_keeps_its_hooks(tmp_path: Path) -> None:
-    # 2.2's default is AllowOverride All: any .htaccess may hold anything
+def test_a_directive_first_read_from_htaccess_brings_its_hooks_back(tmp_path: Path) -> None:
+    # 2.2's default AllowOverride All: nothing is assumed until an .htaccess file says so
     t = _tree(tmp_path, "")
-    assert t.possible_overrides() == Override.ALL
+    assert "speling.check_speling" not in _running(t, "fixups")
+    from featherd.config.directives import Context
+    from featherd.config.parser import CmdParms, process_nodes
+    from featherd.config.tree import parse_text
+
+    confs = t.new_dir_confs(str(tmp_path) + "/")
+    cmd = CmdParms(tree=t, server=t.main, where=Context.HTACCESS, dir_confs=confs,
+                   override=Override.ALL)
+    process_nodes(parse_text("CheckSpelling On\n", ".htaccess"), cmd)
     assert "speling.check_speling" in _running(t, "fixups")
-    # FileInfo somewhere: Header, SetEnv... and RewriteEngine may turn up in .htaccess,
-    # CheckSpelling (Options) may not
-    t = _tree(tmp_path, ROOT_NONE + f"<Directory {tmp_path}/sub>\nAllowOverride FileInfo\n"
-                        "</Directory>\n")
-    assert t.possible_overrides() == Override.FILEINFO
-    fix = _running(t, "fixups")
-    assert "mod_headers.fixup_request_headers" in fix
-    assert "hooks.hook_fixup" in fix
-    assert "speling.check_speling" not in fix
+    assert "mod_headers.fixup_request_headers" not in _running(t, "fixups")
 
 
 @pytest.mark.parametrize("body, hook, fn", [
