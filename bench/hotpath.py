@@ -112,8 +112,8 @@ def setup(conf: str, root: str) -> tuple[Any, Any]:
     return tree, worker
 
 
-def run(worker: Any, port: int, request: bytes, n: int, prof: cProfile.Profile | None
-        ) -> tuple[float, FakeTransport]:
+def run(worker: Any, port: int, request: bytes, n: int, prof: cProfile.Profile | None,
+        fresh: bool = False) -> tuple[float, FakeTransport]:
     from featherd.core.connection import Connection
 
     spec = worker.tree.listens[0] if worker.tree.listens else None
@@ -124,6 +124,8 @@ def run(worker: Any, port: int, request: bytes, n: int, prof: cProfile.Profile |
         conn.connection_made(tr)
         for _ in range(200):                      # warm-up: caches, first-time imports
             conn.data_received(request)
+            while conn.busy:                      # a request that waits (CGI, ASGI...)
+                await asyncio.sleep(0)
         await asyncio.sleep(0)
         if prof is not None:
             prof.enable()
@@ -131,8 +133,20 @@ def run(worker: Any, port: int, request: bytes, n: int, prof: cProfile.Profile |
         best = float("inf")
         for _ in range(20):
             t0 = time.process_time()
-            for _ in range(n // 20):
-                conn.data_received(request)
+            if fresh:
+                # a new connection per request: connection_made .. connection_lost
+                for _ in range(n // 20):
+                    c = Connection(worker, spec)
+                    c.connection_made(FakeTransport(port))
+                    c.data_received(request)
+                    while c.busy:
+                        await asyncio.sleep(0)
+                    c.connection_lost(None)
+            else:
+                for _ in range(n // 20):
+                    conn.data_received(request)
+                    while conn.busy:
+                        await asyncio.sleep(0)
             best = min(best, time.process_time() - t0)
         if prof is not None:
             prof.disable()
@@ -149,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="bench.local")
     p.add_argument("--header", action="append", default=[], help="extra request header")
     p.add_argument("--requests", type=int, default=20000)
+    p.add_argument("--new-connections", action="store_true",
+                   help="a new connection for every request (set-up and tear-down too)")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--sort", default="tottime")
@@ -176,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         req = (f"GET {a.path} HTTP/1.1\r\nHost: {a.host}\r\nUser-Agent: hotpath\r\n"
                f"Accept: */*\r\n{extra}\r\n").encode()
         prof = cProfile.Profile() if a.profile else None
-        secs, tr = run(worker, port, req, a.requests, prof)
+        secs, tr = run(worker, port, req, a.requests, prof, a.new_connections)
         status = tr.last.split(b"\r\n", 1)[0].decode("latin-1", "replace")
         print(f"{a.requests} requests of {a.path}: {secs / a.requests * 1e6:.1f} µs CPU/request"
               f" (in-process, no sockets); last response: {status!r}, "

@@ -295,7 +295,11 @@ def _dir_merge_slow(r: Request, levels: Any, dirpath: str,
     for sec in server.cache[("rx", dirpath)]:
         confs = tree.merge_dir_confs(confs, sec.confs)
         key.append(sec.uid)
-    k = ("dir", dirpath, tuple(key))
+    # the merged record depends only on what was merged, in order: directories with
+    # the same sections and .htaccess files share one (as Apache's walk cache reuses
+    # its result), so a sub-request to a sibling directory sees the same config and
+    # skips the access checks as ap_sub_req_lookup_uri does
+    k = ("dir", tuple(key))
     cached = server.cache.get(k)
     if cached is None:
         cached = confs
@@ -338,7 +342,9 @@ def _make_plan(tree: ServerConfigTree, server: ServerRec, dirpath: str) -> tuple
     names = core_sc.access_name if core_sc.access_name is not UNSET else [".htaccess"]
     # the .htaccess candidates to look for, level by level (the first that exists wins)
     candidates = tuple(tuple(level + name for name in names) for level in ht_levels)
-    return (levels, confs, ("dir", dirpath, tuple(key)), any_override,
+    k = ("dir", tuple(key))
+    confs = server.cache.setdefault(k, confs) if len(server.cache) < 100000 else confs
+    return (levels, confs, k, any_override,
             None if _follow_all(level_opts) else level_opts, candidates)
 
 
