@@ -93,6 +93,10 @@ def featherd_server(root: Path, docroot: Path, cert: Path, key: Path,
         LogFormat {run.COMMON_LOG} common
         CustomLog logs/access_log common
         SSLSessionCache shmcb:logs/ssl_scache(512000)
+        # configured alike: no .htaccess lookups (2.4's default, what apache2 gets)
+        <Directory />
+        AllowOverride None
+        </Directory>
         <VirtualHost 127.0.0.1:{port}>
         """) + ("SSLEngine off\n" if plain else ssl_lines(cert, key, d / "logs")) +
         "</VirtualHost>\n")
@@ -168,6 +172,9 @@ def apache_server(root: Path, docroot: Path, cert: Path, key: Path) -> Any:
         LogFormat {run.COMMON_LOG} common
         CustomLog logs/access_log common
         SSLSessionCache shmcb:{d}/logs/ssl_scache(512000)
+        <Directory />
+        AllowOverride None
+        </Directory>
         <VirtualHost 127.0.0.1:{port}>
         """) + ssl_lines(cert, key, d / "logs") + "</VirtualHost>\n")
     argv = [APACHE, "-d", str(d), "-f", str(conf), "-DFOREGROUND"]

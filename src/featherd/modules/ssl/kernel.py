@@ -373,6 +373,9 @@ def ssl_hook_auth(r: Request) -> int:
 
 
 # --- fixups ----------------------------------------------------------------------------------
+# computed once, tested as an int: enum.Flag's & and | are Python-level and slow
+_ENV_BITS = (Opt.STDENVVARS | Opt.EXPORTCERTDATA)._value_
+
 @ssl_module.hook("fixups", order=MIDDLE, needs=True)
 def ssl_hook_fixup(r: Request) -> int:
     t = sslconn_of(r.connection)
@@ -384,7 +387,7 @@ def ssl_hook_fixup(r: Request) -> int:
         env["SSL_TLS_SNI"] = t.sni
     dc = r.per_dir_config[ssl_module.index]
     opts = _opts(dc)
-    if opts.opts & (Opt.STDENVVARS | Opt.EXPORTCERTDATA):
+    if opts.opts._value_ & _ENV_BITS:
         if opts.has(Opt.STDENVVARS):
             for var in FIXUP_VARS:
                 val = ssl_var_lookup(r, var)
