@@ -5,6 +5,7 @@ sub-requests."""
 from __future__ import annotations
 
 import traceback
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
@@ -364,35 +365,48 @@ async def internal_redirect(r: Request, new_uri: str, error_status: int = 0) -> 
 async def lookup_uri(r: Request, uri: str, *, method: str | None = None) -> Request:
     """ap_sub_req_lookup_uri: map ``uri`` (relative to r.uri's directory when it does not
     start with '/') through the phases up to fixups; sub.status tells the outcome."""
-    if not uri.startswith("/"):
-        base = r.uri.rsplit("/", 1)[0] + "/"
-        uri = base + uri
+    sub, aw = start_lookup_uri(r, uri, method)
+    if aw is not None:
+        await aw
+    return sub
+
+
+def start_lookup_uri(r: Request, uri: str, method: str | None = None
+                     ) -> tuple[Request, Awaitable[None] | None]:
+    """lookup_uri without a coroutine when no phase waits: the sub-request, and an
+    awaitable to finish its phases (None when they are done)."""
+    if uri[:1] != "/":
+        uri = r.uri.rsplit("/", 1)[0] + "/" + uri
     sub = _new_sub(r)
     sub.method = method or ("GET" if r.method == "HEAD" else r.method)
     try:
         parse_uri(sub, uri)
     except BadURI as e:
         sub.status = e.status
-        return sub
-    await _run_sub_phases(sub, translate=True)
-    return sub
+        return sub, None
+    return sub, _sub_phases(sub, 0)
 
 
 async def lookup_file(r: Request, filename: str) -> Request:
     """ap_sub_req_lookup_file: a file beside r.filename (same URI directory)."""
-    import os
-
-    sub = _new_sub(r)
-    sub.method = "GET" if r.method == "HEAD" else r.method
-    base_uri = r.uri.rsplit("/", 1)[0] + "/"
-    sub.uri = base_uri + os.path.basename(filename)
-    sub.args = None
-    sub.filename = filename
-    await _run_sub_phases(sub, translate=False)
+    sub, aw = start_lookup_file(r, filename)
+    if aw is not None:
+        await aw
     return sub
 
 
+def start_lookup_file(r: Request, filename: str
+                      ) -> tuple[Request, Awaitable[None] | None]:
+    """lookup_file without a coroutine when no phase waits (see start_lookup_uri)."""
+    sub = _new_sub(r)
+    sub.method = "GET" if r.method == "HEAD" else r.method
+    sub.uri = r.uri.rsplit("/", 1)[0] + "/" + filename[filename.rfind("/") + 1:]
+    sub.filename = filename
+    return sub, _sub_phases(sub, 1)
+
+
 def _new_sub(r: Request) -> Request:
+    """make_sub_request + ap_set_sub_req_protocol: what Apache copies from the parent."""
     sub = Request(r.connection, r.server, r.tree)
     sub.main = r
     sub.is_subrequest = True
@@ -405,74 +419,127 @@ def _new_sub(r: Request) -> Request:
     sub.subprocess_env = dict(r.subprocess_env)
     sub.user = r.user
     sub.ap_auth_type = r.ap_auth_type
-    sub.header_only = False
+    # header_only is False (the class default): a sub-request always makes its body
     sub.no_local_copy = True     # ap_set_sub_req_protocol: never a 304 for a fragment
-    d = r.redirect_depth
-    m = r
-    while m.main is not None:
+    d = r.redirect_depth + 1
+    m = r.main
+    while m is not None:
         d += 1
         m = m.main
-    sub.redirect_depth = d + 1
+    sub.redirect_depth = d
     return sub
 
 
 async def _run_sub_phases(sub: Request, translate: bool) -> None:
-    hooks = sub.tree.hooks
+    aw = _sub_phases(sub, 0 if translate else 1)
+    if aw is not None:
+        await aw
+
+
+# The phases a sub-request goes through (ap_process_request_internal for r->main):
+# translate_name, map_to_storage, the access checks (header_parser runs only on the
+# main request, as in Apache), type_checker, fixups. Each step answers a status, or an
+# awaitable when a hook must wait.
+def _step_translate(sub: Request) -> Any:
+    return call_first(sub.tree.hooks.by_name["translate_name"], sub)
+
+
+def _step_storage(sub: Request) -> Any:
+    locs = location_walk(sub)
+    sub.location_sections = tuple(locs)
+    sub.per_dir_config = location_confs(sub, locs)
+    return call_first(sub.tree.hooks.by_name["map_to_storage"], sub)
+
+
+def _step_types(sub: Request) -> Any:
+    return call_first(sub.tree.hooks.by_name["type_checker"], sub)
+
+
+def _step_fixups(sub: Request) -> Any:
+    return call_all(sub.tree.hooks.by_name["fixups"], sub)
+
+
+def _done_translate(sub: Request, rv: int) -> bool:
+    if rv == OK or rv == DONE:
+        return True
+    sub.status = 500 if rv == DECLINED else rv
+    return False
+
+
+def _done_storage(sub: Request, rv: int) -> bool:
+    if rv == OK or rv == DECLINED or rv == DONE:
+        return True
+    sub.status = rv
+    return False
+
+
+def _done_ok(sub: Request, rv: int) -> bool:
+    if rv == OK:
+        return True
+    sub.status = rv
+    return False
+
+
+def _done_types(sub: Request, rv: int) -> bool:
+    if rv == OK or rv == DECLINED:
+        return True
+    sub.status = rv
+    return False
+
+
+_SUB_STEPS: tuple[tuple[Any, Any], ...] = (
+    (_step_translate, _done_translate),
+    (_step_storage, _done_storage),
+    (check_access, _done_ok),
+    (_step_types, _done_types),
+    (_step_fixups, _done_ok),
+)
+
+
+def _sub_phases(sub: Request, first: int) -> Awaitable[None] | None:
+    """The nesting limit, then the steps from ``first`` (0: with translate_name; 1: a
+    file's sub-request); an awaitable for the rest when a hook waits."""
     sc = sub.server.module_config[core.index]
     limit = sc.subreq_limit if sc.subreq_limit is not UNSET else 10
     if sub.redirect_depth > limit:
         sub.log_error(ERROR, f"Request exceeded the limit of {limit} subrequest nesting "
                              "levels due to probable confguration error. Use "
-                             "'LimitInternalRecursion' to increase the limit if necessary. "
-                             "Use 'LogLevel debug' to get a backtrace.")
+                             "'LimitInternalRecursion' to increase the limit if "
+                             "necessary. Use 'LogLevel debug' to get a backtrace.")
         sub.status = 500
-        return
+        return None
+    return _sub_steps(sub, first)
+
+
+def _sub_steps(sub: Request, first: int) -> Awaitable[None] | None:
     try:
-        locs = location_walk(sub)
-        sub.location_sections = tuple(locs)
-        sub.per_dir_config = location_confs(sub, locs)
-        # call_first/call_all answer at once when no hook waits (no coroutine per phase)
-        if translate:
-            rv = call_first(hooks["translate_name"], sub)
+        for i in range(first, 5):
+            step, done = _SUB_STEPS[i]
+            rv = step(sub)
             if rv.__class__ is not int:
-                rv = await rv
-            if rv not in (OK, DONE):
-                sub.status = 500 if rv == DECLINED else rv
-                return
-        rv = call_first(hooks["map_to_storage"], sub)
-        if rv.__class__ is not int:
-            rv = await rv
-        if rv not in (OK, DECLINED, DONE):
-            sub.status = rv
-            return
-        rv = call_all(hooks["header_parser"], sub)
-        if rv.__class__ is not int:
-            rv = await rv
-        if rv != OK:
-            sub.status = rv
-            return
-        rv = check_access(sub)
-        if rv.__class__ is not int:
-            rv = await rv
-        if rv != OK:
-            sub.status = rv
-            return
-        rv = call_first(hooks["type_checker"], sub)
-        if rv.__class__ is not int:
-            rv = await rv
-        if rv not in (OK, DECLINED):
-            sub.status = rv
-            return
-        rv = call_all(hooks["fixups"], sub)
-        if rv.__class__ is not int:
-            rv = await rv
-        if rv != OK:
-            sub.status = rv
-            return
+                return _sub_phases_wait(sub, i, rv)
+            if not done(sub, rv):
+                return None
     except WalkError as e:
         if e.log:
             sub.log_error(e.level, e.log)
         sub.status = e.status
+    return None
+
+
+async def _sub_phases_wait(sub: Request, i: int, pending: Any) -> None:
+    try:
+        rv = await pending
+    except WalkError as e:
+        if e.log:
+            sub.log_error(e.level, e.log)
+        sub.status = e.status
+        return
+    if not _SUB_STEPS[i][1](sub, rv) or i == 4:
+        return
+    aw = _sub_steps(sub, i + 1)
+    if aw is not None:
+        await aw
 
 
 async def run_sub_req(sub: Request, sink: Any = None) -> int:
