@@ -262,13 +262,10 @@ class Connection(asyncio.Protocol):
                 self.sock_fd = -1
         self.addr_group = self.worker.vhosts.by_addr(self.local_ip, self.local_port)
         base = self.base = self.addr_default_server()
-        main = self.tree.main
-        self.timeout = float(_v(base.timeout, main.timeout, 300))
-        self.keep_alive_timeout = float(_v(base.keep_alive_timeout, main.keep_alive_timeout, 5))
-        self.parser = RequestParser(
-            limit_request_line=_v(base.limit_req_line, main.limit_req_line, 8190),
-            limit_request_fieldsize=_v(base.limit_req_fieldsize, main.limit_req_fieldsize, 8190),
-            limit_request_fields=_v(base.limit_req_fields, main.limit_req_fields, 100))
+        lim = _conn_limits(base, self.tree.main)
+        self.timeout, self.keep_alive_timeout = lim[2], lim[3]
+        self.parser = RequestParser(limit_request_line=lim[4], limit_request_fieldsize=lim[5],
+                                    limit_request_fields=lim[6])
         self.worker.connections.add(self)
         self._set_timer(self.timeout)
         hook = self.tree.hooks["pre_connection"]
@@ -799,6 +796,26 @@ class Connection(asyncio.Protocol):
 def _set_none(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+#: id(base server) -> (base, main, TimeOut, KeepAliveTimeout, LimitRequestLine,
+#: LimitRequestFieldSize, LimitRequestFields): worked out once, not per connection
+_LIMITS: dict[int, tuple[Any, ...]] = {}
+
+
+def _conn_limits(base: Any, main: Any) -> tuple[Any, ...]:
+    lim = _LIMITS.get(id(base))
+    if lim is not None and lim[0] is base and lim[1] is main:
+        return lim
+    if len(_LIMITS) > 4096:
+        _LIMITS.clear()
+    lim = _LIMITS[id(base)] = (
+        base, main, float(_v(base.timeout, main.timeout, 300)),
+        float(_v(base.keep_alive_timeout, main.keep_alive_timeout, 5)),
+        _v(base.limit_req_line, main.limit_req_line, 8190),
+        _v(base.limit_req_fieldsize, main.limit_req_fieldsize, 8190),
+        _v(base.limit_req_fields, main.limit_req_fields, 100))
+    return lim
 
 
 def _v(a: Any, b: Any, default: Any) -> Any:

@@ -221,10 +221,18 @@ def ctx_ptr(ctx: ssl.SSLContext) -> int:
 
 def ssl_ptr(obj: ssl.SSLObject) -> int:
     """The SSL * of an ssl.SSLObject (0 when not AVAILABLE)."""
+    return sslobj_ptr(obj._sslobj)  # type: ignore[attr-defined]
+
+
+_SSL_OFFSET = _HEAD + ctypes.sizeof(c_void_p)
+_from_address = ctypes.c_void_p.from_address
+
+
+def sslobj_ptr(inner: Any) -> int:
+    """The SSL * of an SSLObject's ``_ssl._SSLSocket`` (0 when not AVAILABLE)."""
     if not AVAILABLE:
         return 0
-    inner = obj._sslobj  # type: ignore[attr-defined]
-    return ctypes.c_void_p.from_address(id(inner) + _HEAD + ctypes.sizeof(c_void_p)).value or 0
+    return _from_address(id(inner) + _SSL_OFFSET).value or 0
 
 
 # --- verification ----------------------------------------------------------------------

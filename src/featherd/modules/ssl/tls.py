@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -51,15 +52,34 @@ if TYPE_CHECKING:
 #: while corked, at most this much encrypted output waits for the send
 CORK_MAX = 64 * 1024
 _METHOD_START = frozenset(range(0x41, 0x5B))
+_MemoryBIO = ssl.MemoryBIO
 
 
 def protocol_factory(worker: Any, spec: Any) -> Any:
     """Worker.start's hook: the protocol factory for one listening socket."""
     state = worker.tree.extra.get("ssl")
+    # what a connection's local address decides (its vhost group, the server whose
+    # SSLEngine counts, its ServerSSL) is worked out once per address and shared
+    addrs: dict[Any, Any] = {}
+    sockname = _fixed_sockname(spec)
 
     def make() -> asyncio.Protocol:
-        return TLSConnection(worker, spec, state)
+        return TLSConnection(worker, spec, state, addrs, sockname)
     return make
+
+
+def _fixed_sockname(spec: Any) -> tuple[str, int] | None:
+    """A Listen on one IPv4 address and port: every accepted socket has that local
+    address, so no getsockname() per connection (as APR knows it from the listener)."""
+    host, port = getattr(spec, "host", None), getattr(spec, "port", 0)
+    if not host or not isinstance(port, int) or port <= 0:
+        return None
+    try:
+        if socket.inet_ntoa(socket.inet_aton(host)) != host or host == "0.0.0.0":
+            return None
+    except (OSError, TypeError, ValueError):
+        return None
+    return (host, port)
 
 
 def sni_callback(obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
@@ -71,60 +91,78 @@ def sni_callback(obj: Any, name: str | None, ctx: ssl.SSLContext) -> None:
 class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
     """The socket's protocol and, for a TLS connection, the Connection's transport."""
 
-    def __init__(self, worker: Any, spec: Any, state: SSLState | None) -> None:
+    # per-connection state: class-level defaults (immutable values), so that a new
+    # connection sets only what differs (the instance dict fills in as they change)
+    raw: Any = None
+    _sockname: Any = None
+    group: Any = None
+    conn: Connection | None = None      # the transport's protocol (Connection,
+    http: Connection | None = None      # or core.upgrade's stream); the HTTP one
+    mode = "new"       # plainsniff | sniff | handshake | open | reneg | plain | upsniff
+    upgradable = False  # SSLEngine optional: plain until an RFC 2817 upgrade
+    corked = False      # writes wait for one send at the end of _read
+    base: ServerSSL | None = None
+    srv: ServerSSL | None = None          # the handshake's server (after SNI)
+    server: Any = None
+    obj: ssl.SSLObject | None = None
+    sslobj: ssl.SSLObject | None = None   # set once the handshake is done
+    _so: Any = None                       # its _ssl object: no Python wrapper
+    sslp = 0
+    incoming: ssl.MemoryBIO | None = None
+    outgoing: ssl.MemoryBIO | None = None
+    sni: str | None = None
+    sni_done = False
+    non_ssl_request = False
+    closed = False
+    shutdown_type = "standard"            # unclean | accurate (SetEnvIf)
+    verify_level = "none"
+    verify_depth = 1
+    verify_error: str | None = None
+    verify_info: str | None = None
+    crl = False
+    requests = 0
+    _client_cert: bytes | None | bool = False
+    _server_cert: bytes | None = None
+    _chain: list[bytes] | None = None
+    waiter: asyncio.Future[str | None] | None = None
+    pha = False
+    pha_armed = False
+    pha_done = False
+
+    def __init__(self, worker: Any, spec: Any, state: SSLState | None,
+                 addrs: dict[Any, Any] | None = None, sockname: Any = None) -> None:
         self.worker = worker
         self.spec = spec
         self.state = state
-        self.raw: Any = None
-        self._sockname: Any = None
-        self.group: Any = None
-        self.conn: Connection | None = None      # the transport's protocol (Connection,
-        self.http: Connection | None = None      # or core.upgrade's stream); the HTTP one
-        self.mode = "new"       # plainsniff | sniff | handshake | open | reneg | plain | upsniff
-        self.upgradable = False  # SSLEngine optional: plain until an RFC 2817 upgrade
-        self.corked = False      # writes wait for one send at the end of _read
-        self.base: ServerSSL | None = None
-        self.srv: ServerSSL | None = None          # the handshake's server (after SNI)
-        self.server: Any = None
-        self.obj: ssl.SSLObject | None = None
-        self.sslobj: ssl.SSLObject | None = None   # set once the handshake is done
-        self._so: Any = None                       # its _ssl object: no Python wrapper
-        self.sslp = 0
-        self.incoming: ssl.MemoryBIO | None = None
-        self.outgoing: ssl.MemoryBIO | None = None
-        self.sni: str | None = None
-        self.sni_done = False
-        self.non_ssl_request = False
-        self.closed = False
-        self.shutdown_type = "standard"            # unclean | accurate (SetEnvIf)
-        self.verify_level = "none"
-        self.verify_depth = 1
-        self.verify_error: str | None = None
-        self.verify_info: str | None = None
-        self.crl = False
-        self.requests = 0
-        self._client_cert: bytes | None | bool = False
-        self._server_cert: bytes | None = None
-        self._chain: list[bytes] | None = None
-        self.waiter: asyncio.Future[str | None] | None = None
-        self.pha = False
-        self.pha_armed = False
-        self.pha_done = False
+        self._addrs = addrs if addrs is not None else {}   # sockname -> _addr_info()
+        self._sockname = sockname       # the listener's own address when it is fixed
 
     # -- asyncio.Protocol (the socket side) -------------------------------------------------
-    def connection_made(self, transport: Any) -> None:
-        self.raw = transport
-        sock = self._sockname = transport.get_extra_info("sockname") or ("", 0)
+    def _addr_info(self, sock: Any) -> tuple[Any, Any, ServerSSL | None]:
+        """(vhost group, the address's first server, its ServerSSL) for a local address."""
         ip = sock[0][7:] if sock[0].startswith("::ffff:") else sock[0]
         worker = self.worker
         group = worker.vhosts.by_addr(ip, sock[1])
         base_server = group.servers[0] if group is not None and group.servers \
             else worker.tree.main
-        self.group = group
         state = self.state
         srv = state.for_server(base_server) if state is not None else None
-        conn = self.conn = self.http = Connection(worker, self.spec)
+        info = self._addrs[sock] = (group, base_server, srv)
+        return info
+
+    def connection_made(self, transport: Any) -> None:
+        self.raw = transport
+        sock = self._sockname
+        if sock is None:
+            sock = self._sockname = transport.get_extra_info("sockname") or ("", 0)
+        try:
+            group, base_server, srv = self._addrs[sock]
+        except KeyError:
+            group, base_server, srv = self._addr_info(sock)
+        self.group = group
+        conn = self.conn = self.http = Connection(self.worker, self.spec)
         if srv is None or srv.optional:
+            state = self.state
             if state is not None and state.optional and offers_upgrade(state, group, srv):
                 # SSLEngine optional: plain HTTP through this layer, which can switch to
                 # TLS when a request asks for it (kernel.ssl_hook_upgrade)
@@ -142,8 +180,8 @@ class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
         self.mode = "sniff"
         conn.notes["ssl"] = self
         conn.connection_made(self)
-        if conn.base is not None and conn.base.error_log is not None and \
-                conn.base.error_log.enabled(INFO):
+        log = conn.base.error_log if conn.base is not None else None
+        if log is not None and log.enabled(INFO):
             self._log(INFO, f"Connection to child {os.getpid()} established (server "
                             f"{srv.vhost_id})")
 
@@ -197,6 +235,10 @@ class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
             libssl.VERIFY_OWNERS.pop(self.sslp, None)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result("connection lost")
+        http = self.http
+        # closed by the server (the request done, or given up) or idle: nothing will
+        # use the Connection through this layer any more
+        done = http is not None and (http.transport_closed or not http.busy)
         if self.conn is not None and self.conn.transport is not None:
             self.conn.connection_lost(exc)
         if self.obj is not None and self.http is not None and self.http.base is not None:
@@ -205,6 +247,12 @@ class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
                 self._log(INFO, f"Connection closed to child {os.getpid()} with "
                                 f"{self.shutdown_type} shutdown (server "
                                 f"{self.srv.vhost_id if self.srv else '?'})")
+        # no reference cycles left (SSLObject -> self -> Connection -> self): the
+        # connection's objects are freed now rather than by the cyclic GC
+        if self.obj is not None:
+            self.obj._featherd = None  # type: ignore[attr-defined]
+        if done:
+            self.conn = self.http = None
 
     def pause_writing(self) -> None:
         if self.conn is not None:
@@ -254,13 +302,18 @@ class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
                     ssl.RAND_add(seed_bytes(sd), 0.0)
                 except OSError:
                     pass
-        self.incoming = ssl.MemoryBIO()
-        self.outgoing = ssl.MemoryBIO()
-        obj = self.obj = srv.ctx.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        incoming = self.incoming = _MemoryBIO()
+        outgoing = self.outgoing = _MemoryBIO()
+        ctx = srv.ctx
+        # SSLContext.wrap_bio without its two Python-level hops (SSLObject._create)
+        obj = self.obj = ctx.sslobject_class.__new__(ctx.sslobject_class)
+        so = obj._sslobj = ctx._wrap_bio(  # type: ignore[attr-defined]
+            incoming, outgoing, server_side=True, server_hostname=None, owner=obj,
+            session=None)
         obj._featherd = self  # type: ignore[attr-defined]
-        self.sslp = libssl.ssl_ptr(obj)
-        if self.sslp:
-            libssl.VERIFY_OWNERS[self.sslp] = self
+        sslp = self.sslp = libssl.sslobj_ptr(so)
+        if sslp:
+            libssl.VERIFY_OWNERS[sslp] = self
         self.mode = "handshake"
 
     def client_hello(self, name: str | None) -> None:
@@ -464,6 +517,8 @@ class TLSConnection(Renegotiation, Upgrade, asyncio.Protocol):
         return self.closed or self.raw.is_closing()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peername":
+            return self.raw.get_extra_info(name, default)
         if name == "sockname":
             return self._sockname        # asked again by the Connection: no syscall
         if name == "sslcontext":
