@@ -53,7 +53,26 @@ def _bits(components: frozenset[str]) -> int:
     return bits
 
 
+_ETAGS: dict[tuple[int, int, int, frozenset[str], bool], str] = {}
+
+
 def make_etag(st: os.stat_result, components: frozenset[str], weak: bool = False) -> str:
+    """make_etag_uncached, remembered per (inode, size, mtime, components, weak): a file
+    served again gets the same tag without formatting it again."""
+    key = (st.st_ino, st.st_size, st.st_mtime_ns, components, weak)
+    try:
+        tag = _ETAGS.get(key)
+    except TypeError:                    # a plain set of components: not cacheable
+        return make_etag_uncached(st, components, weak)
+    if tag is None:
+        if len(_ETAGS) > 8192:
+            _ETAGS.clear()
+        tag = _ETAGS[key] = make_etag_uncached(st, components, weak)
+    return tag
+
+
+def make_etag_uncached(st: os.stat_result, components: frozenset[str],
+                       weak: bool = False) -> str:
     """Build the ETag for a file as ``ap_make_etag`` does.
 
     *components* is a subset of {"INode", "MTime", "Size"} (case-insensitive);
