@@ -147,14 +147,12 @@ def run_first_sync(hook: Hook, *args: Any) -> Any:
     return DECLINED
 
 
-async def run_first(hook: Hook, *args: Any) -> Any:
-    for fn, _ in hook.funcs:
-        rv = fn(*args)
-        if rv.__class__ is not int and hasattr(rv, "__await__"):
-            rv = await rv
-        if rv != DECLINED:
-            return rv
-    return DECLINED
+async def run_first(hook: Hook, r: Any) -> Any:
+    """call_first, awaited (for callers that are coroutines anyway)."""
+    rv = call_first(hook, r)
+    if rv.__class__ is not int and hasattr(rv, "__await__"):
+        rv = await rv
+    return rv
 
 
 def run_all_sync(hook: Hook, *args: Any) -> Any:
@@ -165,14 +163,12 @@ def run_all_sync(hook: Hook, *args: Any) -> Any:
     return OK
 
 
-async def run_all(hook: Hook, *args: Any) -> Any:
-    for fn, _ in hook.funcs:
-        rv = fn(*args)
-        if rv.__class__ is not int and hasattr(rv, "__await__"):
-            rv = await rv
-        if rv != OK and rv != DECLINED:
-            return rv
-    return OK
+async def run_all(hook: Hook, r: Any) -> Any:
+    """call_all, awaited (for callers that are coroutines anyway)."""
+    rv = call_all(hook, r)
+    if rv.__class__ is not int and hasattr(rv, "__await__"):
+        rv = await rv
+    return rv
 
 
 # -- the request path's runners: no coroutine unless a function needs to wait -----------

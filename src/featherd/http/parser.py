@@ -432,6 +432,13 @@ class RequestParser:
         """Bytes received but not consumed yet (e.g. the next pipelined request)."""
         return bytes(self._buf[self._pos :])
 
+    def take_trailing(self) -> bytes:
+        """Hand over the bytes received after the current request and forget them (a
+        protocol switch on this connection: RFC 2817's upgrade to TLS)."""
+        data = bytes(self._buf[self._pos:])
+        del self._buf[self._pos:]
+        return data
+
     @property
     def buffered(self) -> int:
         """How many received bytes are not consumed yet (cheap ``len(trailing_data)``)."""

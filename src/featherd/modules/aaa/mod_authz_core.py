@@ -276,6 +276,33 @@ def auth_merging(cmd: CmdParms, conf: Any, v: str) -> None:
 
 
 # --- evaluation (apply_authz_sections) ----------------------------------------------------------
+def _fold(op: str, res: int, cr: int) -> tuple[int, bool]:
+    """One child's result folded into its container's (apply_authz_sections): the new
+    result, and whether the container is decided."""
+    if cr == AUTHZ_NEUTRAL:
+        return res, False
+    if op == AND:
+        if cr == AUTHZ_DENIED:
+            return cr, True
+        if (cr == AUTHZ_DENIED_NO_USER and res != AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
+            return cr, False
+        return res, False
+    if cr == AUTHZ_GRANTED:
+        return cr, True
+    if (cr == AUTHZ_DENIED_NO_USER and res == AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
+        return cr, False
+    return res, False
+
+
+def _negated(node: Node, res: int) -> int:
+    if node.negate:
+        if res == AUTHZ_GRANTED:
+            return AUTHZ_DENIED
+        if res in (AUTHZ_DENIED, AUTHZ_DENIED_NO_USER):
+            return AUTHZ_NEUTRAL
+    return res
+
+
 class _NeedAsync(Exception):
     """A provider answered with an awaitable: finish the evaluation in async mode."""
 
@@ -302,26 +329,10 @@ def _apply_sync(r: Request, node: Node, parent_op: str, memo: dict[int, Any]) ->
             cr = _apply_sync(r, child, node.op, memo)
             if cr == AUTHZ_GENERAL_ERROR:
                 return AUTHZ_GENERAL_ERROR
-            if cr == AUTHZ_NEUTRAL:
-                continue
-            if node.op == AND:
-                if cr == AUTHZ_DENIED:
-                    res = cr
-                    break
-                if (cr == AUTHZ_DENIED_NO_USER and res != AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
-                    res = cr
-            else:
-                if cr == AUTHZ_GRANTED:
-                    res = cr
-                    break
-                if (cr == AUTHZ_DENIED_NO_USER and res == AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
-                    res = cr
-    if node.negate:
-        if res == AUTHZ_GRANTED:
-            res = AUTHZ_DENIED
-        elif res in (AUTHZ_DENIED, AUTHZ_DENIED_NO_USER):
-            res = AUTHZ_NEUTRAL
-    return res
+            res, stop = _fold(node.op, res, cr)
+            if stop:
+                break
+    return _negated(node, res)
 
 
 async def apply_sections(r: Request, node: Node, parent_op: str,
@@ -343,26 +354,10 @@ async def apply_sections(r: Request, node: Node, parent_op: str,
             cr = await apply_sections(r, child, node.op, memo)
             if cr == AUTHZ_GENERAL_ERROR:
                 return AUTHZ_GENERAL_ERROR
-            if cr == AUTHZ_NEUTRAL:
-                continue
-            if node.op == AND:
-                if cr == AUTHZ_DENIED:
-                    res = cr
-                    break
-                if (cr == AUTHZ_DENIED_NO_USER and res != AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
-                    res = cr
-            else:
-                if cr == AUTHZ_GRANTED:
-                    res = cr
-                    break
-                if (cr == AUTHZ_DENIED_NO_USER and res == AUTHZ_DENIED) or res == AUTHZ_NEUTRAL:
-                    res = cr
-    if node.negate:
-        if res == AUTHZ_GRANTED:
-            res = AUTHZ_DENIED
-        elif res in (AUTHZ_DENIED, AUTHZ_DENIED_NO_USER):
-            res = AUTHZ_NEUTRAL
-    return res
+            res, stop = _fold(node.op, res, cr)
+            if stop:
+                break
+    return _negated(node, res)
 
 
 _TREES: dict[int, tuple[Any, Node | None, str | None]] = {}

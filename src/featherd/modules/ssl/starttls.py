@@ -47,8 +47,7 @@ class Upgrade:
         parser = conn.parser
         if parser.buffered:
             # the client began its handshake without waiting for the 101
-            rest = parser.trailing_data
-            _drop_buffered(parser)
+            rest = parser.take_trailing()
         self.upgradable = False
         self.base = self.srv = srv
         self.server = server
@@ -81,15 +80,6 @@ def offers_upgrade(state: SSLState, group: Any, srv: ServerSSL | None) -> bool:
         if o is not None and o.optional:
             return True
     return False
-
-
-def _drop_buffered(parser: Any) -> None:
-    """Forget the bytes the parser holds after the current request (they were taken
-    with ``trailing_data`` for the TLS layer)."""
-    buf = getattr(parser, "_buf", None)
-    pos = getattr(parser, "_pos", None)
-    if isinstance(buf, bytearray) and isinstance(pos, int):
-        del buf[pos:]
 
 
 __all__ = ["Upgrade", "offers_upgrade"]
