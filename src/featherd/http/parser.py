@@ -216,6 +216,13 @@ _CRLF_BLOCK_RE: Final = re.compile(
     rf"(?:{_TOKEN}+:[\t\x20-\x7e\x80-\xff]*\r\n)*{_TOKEN}+:[\t\x20-\x7e\x80-\xff]*\r"
 )
 _TARGET_BAD_RE: Final = re.compile(r"[\x00-\x20\x7f]")
+# The common request in one match: an origin-form request line with HTTP/1.0 or 1.1 and a
+# header block of well-formed CRLF lines. Everything it accepts the line-by-line path
+# accepts too, with the same result; anything else (and every error) takes that path.
+_FAST_HEAD_RE: Final = re.compile(
+    rb"(" + _TOKEN.encode() + rb"+) (/[^\x00-\x20\x7f]*) HTTP/1\.([01])\r\n"
+    rb"((?:" + _TOKEN.encode() + rb"+:[\t\x20-\x7e\x80-\xff]*\r\n)*)\r\n"
+)
 _VERSION_RE: Final = re.compile(r"HTTP/([0-9])\.([0-9])")
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _CTL_BYTES_RE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -512,6 +519,13 @@ class RequestParser:
 
     def _next_head(self) -> RequestHead | object:
         buf = self._buf
+        if self._rline is None and self._scan == self._pos:
+            # first look at this request (later looks resume where this one stopped)
+            m = _FAST_HEAD_RE.match(buf, self._pos)
+            if m is not None:
+                head = self._fast_head(m)
+                if head is not None:
+                    return head
         if self._rline is None:
             pos = self._pos
             n = len(buf)
@@ -594,6 +608,32 @@ class RequestParser:
             name, _, value = line.partition(":")
             headers.append((name, value.strip(" \t")))
         return self._finish_head(headers, i + term)
+
+    def _fast_head(self, m: re.Match[bytes]) -> RequestHead | None:
+        """The head _FAST_HEAD_RE matched, within the limits; None: over a limit (the
+        line-by-line path reports it)."""
+        method, target, minor, block = m.groups()
+        pos = self._pos
+        rlen = len(method) + len(target) + 10
+        if rlen > self.limit_request_line:
+            return None
+        line = self._buf[pos:pos + rlen].decode("latin-1")
+        headers = []
+        if block:
+            lines = block.decode("latin-1").split("\r\n")
+            lines.pop()
+            max_fields = self.limit_request_fields
+            if max_fields and len(lines) > max_fields:
+                return None
+            if len(block) > self.limit_request_fieldsize and \
+                    max(map(len, lines)) > self.limit_request_fieldsize:
+                return None
+            for ln in lines:
+                name, _, value = ln.partition(":")
+                headers.append((name, value.strip(" \t")))
+        self._rline = (method.decode("latin-1"), target.decode("latin-1"),
+                       (1, 1) if minor == b"1" else (1, 0), line)
+        return self._finish_head(headers, m.end())
 
     def _check_partial_headers(self) -> None:
         """Bound what an incomplete header block may buffer (slow path)."""

@@ -593,3 +593,48 @@ def test_discard_body_and_body_framing() -> None:
     head = p.next_event()
     assert isinstance(head, RequestHead) and head.target == "/next"
     assert p.body_framing == "none"
+
+
+# --- the one-match path for common requests gives what the line-by-line path gives ------
+_SAME_EITHER_WAY = [
+    b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /x?y=1&z=%20 HTTP/1.0\r\n\r\n",
+    b"HEAD /a/b HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAccept:*/*\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+    b"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"GET /caf\xe9 HTTP/1.1\r\nHost: a\r\nX-Obs: \xe9t\xe9\t \r\nX-Empty:\r\n\r\n",
+    b"PROPFIND /dav/ HTTP/1.1\r\nHost: a\r\nDepth: 1\r\nExpect: 100-continue\r\n\r\n",
+]
+
+
+def _head_fields(h: RequestHead) -> tuple[object, ...]:
+    return (h.method, h.target, h.version, h.the_request, h.headers, h.content_length,
+            h.chunked, h.keep_alive, h.expect_continue, h.header_bytes)
+
+
+@pytest.mark.parametrize("raw", _SAME_EITHER_WAY)
+def test_fast_and_line_by_line_heads_are_equal(raw: bytes) -> None:
+    whole = RequestParser()
+    whole.feed(raw)                       # one piece: the one-match path
+    split = RequestParser()
+    split.feed(raw[:5])                   # a partial line first: the line-by-line path
+    assert split.next_event() is NEED_DATA
+    split.feed(raw[5:])
+    a, b = whole.next_event(), split.next_event()
+    assert isinstance(a, RequestHead) and isinstance(b, RequestHead)
+    assert _head_fields(a) == _head_fields(b)
+    assert whole.next_event() == split.next_event()
+
+
+@pytest.mark.parametrize("limits,raw,status", [
+    ({"limit_request_line": 20}, b"GET /aaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    ({"limit_request_fieldsize": 10}, b"GET / HTTP/1.1\r\nHost: aaaaaaaaaaaa\r\n\r\n", 400),
+    ({"limit_request_fields": 1}, b"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n", 400),
+])
+def test_limits_hold_for_requests_that_arrive_whole(limits: dict[str, int], raw: bytes,
+                                                    status: int) -> None:
+    p = RequestParser(**limits)
+    p.feed(raw)
+    with pytest.raises(ParseError) as e:
+        p.next_event()
+    assert e.value.status == status
