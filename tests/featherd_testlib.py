@@ -131,3 +131,45 @@ def base_conf(port: int, body: str = "") -> str:
         """) + textwrap.dedent(body)
 
 
+
+
+class FakeTransport:
+    """What a Connection needs of an asyncio transport, for tests without sockets: every
+    write is kept (``out``), in order, one item per transport.write call."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+        self.closed = False
+        self.eof_written = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 1)}.get(
+            name, default)
+
+    def write(self, data: bytes) -> None:
+        self.out.append(bytes(data))
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        for c in chunks:
+            self.write(c)
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0

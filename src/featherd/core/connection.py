@@ -141,7 +141,7 @@ class BodyReader:
                     and not conn.transport_closed):
                 # ap_http_filter: the client waits for this before sending the body
                 self.sent_100 = True
-                conn.transport.write(CONTINUE_100)
+                conn.write_now(CONTINUE_100)
         parser = conn.parser
         while True:
             try:
@@ -190,6 +190,9 @@ class BodyReader:
 
 class Connection(asyncio.Protocol):
     """conn_rec plus the HTTP/1.1 engine for one socket."""
+
+    #: a complete response waiting for the end of this event-loop pass (see send)
+    _wq: list[bytes] | None = None
 
     def __init__(self, worker: Worker, listener: Any) -> None:
         self.worker = worker
@@ -285,6 +288,7 @@ class Connection(asyncio.Protocol):
             if not was_closed and (self.pending or self.write_waiter is not None):
                 self._log_lost(exc)
         self._drop_timer()
+        self._wq = None
         self.worker.connections.discard(self)
         self._wake_data(False)
         self._wake_write()
@@ -619,7 +623,7 @@ class Connection(asyncio.Protocol):
                     n += len(data)
                 else:
                     if out:
-                        self.transport.writelines(out)
+                        self.write_now(b"".join(out))
                         out = []
                     pending.append(b)
                     n += b.length
@@ -630,9 +634,38 @@ class Connection(asyncio.Protocol):
                 out.append(b)
                 n += len(b)
         if out:
-            # one write: uvloop's writelines may issue a send per item
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            data = out[0] if len(out) == 1 else b"".join(out)
+            if done and not pending:
+                # A finished response goes out at the end of this pass of the event loop,
+                # with whatever else this connection (pipelining) and the worker's other
+                # connections finish in the same pass: the client side is woken once for
+                # a batch, not once per response (Netty's flush consolidation). It costs
+                # no latency on an idle server: the pass ends right after this request.
+                wq = self._wq
+                if wq is None:
+                    self._wq = [data]
+                    self.worker.flush_later(self)
+                else:
+                    wq.append(data)
+            else:
+                self.write_now(data)
         self.bytes_out += n
+
+    def write_now(self, data: bytes) -> None:
+        """Write to the transport now, after any response waiting for the loop pass."""
+        if self._wq is not None:
+            self.flush()
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        """Hand the waiting responses to the transport (the worker calls this at the end
+        of the loop pass; anything that writes, closes or switches protocols first)."""
+        wq = self._wq
+        if wq is None:
+            return
+        self._wq = None
+        if not self.transport_closed:
+            self.transport.write(wq[0] if len(wq) == 1 else b"".join(wq))
 
     async def drain_response(self, r: Request) -> None:
         """Wait until every queued file has gone out and the socket has room."""
@@ -644,7 +677,7 @@ class Connection(asyncio.Protocol):
                 finally:
                     b.close()
             else:
-                self.transport.write(b)
+                self.write_now(b)
                 if self.paused_writing:
                     await self._wait_writable()
         for b in self.pending:
@@ -666,6 +699,7 @@ class Connection(asyncio.Protocol):
                 self._cancel_timer()
 
     async def _send_file(self, b: FileBucket) -> None:
+        self.flush()
         off, left = b.offset, b.length
         if self.sock_fd >= 0 and left > INLINE_FILE_MAX and USE_SENDFILE:
             sent = await self._sendfile(b.fd, off, left)
@@ -747,6 +781,8 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         if self.transport_closed or self.transport is None:
             return
+        if self._wq is not None:
+            self.flush()
         self.transport_closed = True
         t = self.transport
         if self.is_tls or self.parser.eof or not t.can_write_eof():
@@ -782,6 +818,8 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         self.aborted = True
         self.lingering = False
+        if self._wq is not None:
+            self.flush()        # earlier responses of a pipeline went out before this
         if self.transport is not None and not self.lost:
             self.transport_closed = True
             if not self.is_tls:

@@ -279,7 +279,7 @@ def switch_protocols(r: Request, protocol: str,
     rest = conn.parser.trailing_data
     if rest:
         stream.buf += rest
-    conn.transport.write(head)
+    conn.write_now(head)
     conn.bytes_out += len(head)
     conn.transport.set_protocol(stream)
     if conn.reading_paused:

@@ -91,11 +91,26 @@ class Worker:
         self.paused = False
         self.resuming: asyncio.Task[None] | None = None
         self.cap_logged = False
+        self._flushq: list[Any] = []
         from featherd.mpm import scoreboard
 
         self.scoreboard = scoreboard.get()
 
     # -- connections -----------------------------------------------------------------
+    def flush_later(self, conn: Any) -> None:
+        """Connection.send: write this connection's finished responses at the end of the
+        loop pass (one callback per pass for all connections)."""
+        q = self._flushq
+        if not q:
+            self.loop.call_soon(self._flush_all)
+        q.append(conn)
+
+    def _flush_all(self) -> None:
+        q = self._flushq
+        self._flushq = []
+        for conn in q:
+            conn.flush()
+
     def conn_opened(self, conn: Any) -> None:
         sb = self.scoreboard
         if sb is not None:

@@ -58,7 +58,16 @@ def test_connection_refused_without_the_ssl_define(make_server: Any, pki: PKI) -
     srv2 = make_server(raw_conf=conf, start=False, args=["-DSSL"])
     srv2.port = http_port
     srv2.start()
-    assert https(port)[0].status == 200
+    deadline = time.monotonic() + 10      # start() waited for the plain port only
+    while True:
+        try:
+            resp = https(port)[0]
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert resp.status == 200
 
 
 def test_alert_bad_certificate_is_logged(tls_server: Any, pki: PKI) -> None:

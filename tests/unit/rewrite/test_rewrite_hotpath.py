@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featherd_testlib import FakeTransport
 
 from featherd.core.config import load_config
 from featherd.core.connection import Connection
@@ -50,41 +51,6 @@ RewriteCond %{REQUEST_FILENAME} !-f
 RewriteCond %{REQUEST_FILENAME} !-d
 RewriteRule ^ index.php [L]
 """
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.out: list[bytes] = []
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 1)}.get(
-            name, default)
-
-    def write(self, data: bytes) -> None:
-        self.out.append(bytes(data))
-
-    def writelines(self, chunks: list[bytes]) -> None:
-        for c in chunks:
-            self.write(c)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 class Site:

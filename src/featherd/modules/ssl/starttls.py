@@ -42,6 +42,7 @@ class Upgrade:
         assert conn is not None
         if self.raw.is_closing():
             return "connection closed"
+        conn.flush()                            # an earlier response, still in the clear
         self.raw.write(head)
         rest = b""
         parser = conn.parser
