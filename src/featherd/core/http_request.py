@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Awaitable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from featherd.config.merge import UNSET
@@ -69,10 +70,9 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
             r.log_error(ERROR, f"Client sent malformed Host header: {hv}")
             return 400
         r.hostname = h or None
-        if ":" in hv and not hv.strip().endswith("]"):
-            p = hv.rsplit(":", 1)[1]
-            if p.isdigit():
-                r.ctx["host_port"] = int(p)
+        p = _host_port(hv)
+        if p is not None:
+            r.ctx["host_port"] = p
     conn.select_server(r, r.hostname)
     if "downgrade-1.0" in env and r.proto_num > 1000:
         r.proto_num = 1000
@@ -91,6 +91,16 @@ def read_request_checks(r: Request, head: RequestHead) -> int:
         r.log_error(ERROR, f"Invalid method in request {r.the_request}")
         return 501
     return 0
+
+
+@lru_cache(maxsize=1024)
+def _host_port(hv: str) -> int | None:
+    """The port a Host field names, if any."""
+    if ":" in hv and not hv.strip().endswith("]"):
+        p = hv.rsplit(":", 1)[1]
+        if p.isdigit():
+            return int(p)
+    return None
 
 
 async def process_request_internal(r: Request) -> int:

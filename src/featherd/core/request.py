@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -319,15 +320,21 @@ async def run_phases(r: Request) -> int:
     return await invoke_handler(r)
 
 
+@lru_cache(maxsize=256)
+def _type_handler_name(content_type: str) -> str:
+    """The handler name a content type stands for (ap_invoke_handler's fallback)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 async def invoke_handler(r: Request) -> int:
-    for fn, is_async in r.tree.hooks["insert_filter"].funcs:
+    tree = r.tree
+    for fn, is_async in tree.hooks.by_name["insert_filter"].funcs:
         x = fn(r)
         if is_async:
             await x
     insert_filters(r)
-    handlers = r.tree.handlers
-    name = r.handler or (r.content_type.split(";", 1)[0].strip().lower()
-                         if r.content_type else None)
+    handlers = tree.handlers
+    name = r.handler or (_type_handler_name(r.content_type) if r.content_type else None)
     fn = handlers.get(name) if name else None
     if fn is None and name and "/" in name:
         fn = handlers.get(name.split("/", 1)[0] + "/*")

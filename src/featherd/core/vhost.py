@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from featherd.config.merge import UNSET
@@ -98,6 +99,7 @@ class VhostMap:
         return group.servers[0]
 
 
+@lru_cache(maxsize=1024)
 def clean_host(value: str) -> str | None:
     """Lower-case, drop the port and a trailing dot; None when the Host is invalid."""
     h = value.strip().lower()

@@ -18,7 +18,7 @@ from featherd.core.core_module import core
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.http import ranges as ranges_mod
 from featherd.http.dates import http_date
-from featherd.http.status import status_line
+from featherd.http.status import STATUS_LINES, status_line
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -239,7 +239,7 @@ def build_head(r: Request, length: int | None) -> bytes:
     status = r.status
     env = r.subprocess_env
     out = r.headers_out
-    if r.err_headers_out:
+    if r.err_headers_out._items:
         merged = r.err_headers_out.copy()
         merged.extend(out)
         out = merged
@@ -250,7 +250,7 @@ def build_head(r: Request, length: int | None) -> bytes:
         out.unset("Vary")
         r.proto_num = 1000
         force10 = True
-    elif "Vary" in out:
+    elif "vary" in out._names:
         out = _fixup_vary(out)
     if r.no_cache and "Expires" not in out:
         out = out.copy()
@@ -265,8 +265,9 @@ def build_head(r: Request, length: int | None) -> bytes:
     ka, ka_sent, chunked = set_keepalive(r, framed)
     r.chunked = chunked
     conn.keepalive = ka
-    line = r.status_line if r.status_line and r.status_line[:3] == str(status) \
-        else status_line(status)
+    sl = r.status_line
+    line = sl if sl and sl[:3] == str(status) else STATUS_LINES.get(status) \
+        or status_line(status)
     parts = [f"{proto} {line}\r\nDate: {conn.date()}\r\n"]
     server_hdr = conn.server_header
     if server_hdr:
@@ -346,7 +347,10 @@ def protocol_stage(r: Request, bb: list[Any]) -> None:
         if complete:
             length = 0
             for b in bb:
-                length += bucket_len(b)
+                if b.__class__ is bytes:
+                    length += len(b)
+                elif b is not EOS:
+                    length += bucket_len(b)
             if r.status == 200:
                 bb, length = _apply_ranges(r, bb, length)
                 if not bb:
@@ -377,7 +381,9 @@ def protocol_stage(r: Request, bb: list[Any]) -> None:
                 r.eos_sent = True
             conn.send(r, [head], r.eos_sent)
             return
-        r.bytes_sent += sum(bucket_len(b) for b in bb)
+        # complete: the body is ``length`` bytes (ranges applied); else count what came
+        r.bytes_sent += length if complete and length is not None else \
+            sum(bucket_len(b) for b in bb)
         if r.chunked:
             bb = _chunk(bb)
         if bb and bb[-1] is EOS:

@@ -81,7 +81,7 @@ def decodehtml(s: str) -> str:
 
 def escape_html(s: str) -> str:
     """ap_escape_html."""
-    if not any(c in s for c in '<>&"'):
+    if "<" not in s and ">" not in s and "&" not in s and '"' not in s:
         return s
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
         .replace('"', "&quot;")
