@@ -486,7 +486,11 @@ class RequestParser:
         Returns True once the EndOfMessage was consumed (the parser is PAUSED),
         False when more data is needed; raises ParseError on bad framing.
         """
-        if self._state == _S_HEAD:
+        st = self._state
+        if st == _S_EOM:                  # no body (the common case): nothing to read
+            self._state = _S_DONE
+            return True
+        if st == _S_HEAD:
             raise RuntimeError("discard_body() called before the request head")
         while self._state != _S_DONE:
             if self.next_event() is NEED_DATA:

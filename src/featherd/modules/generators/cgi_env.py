@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: httpd's DEFAULT_PATH, when the server has no PATH of its own
 DEFAULT_PATH = "/bin:/usr/bin:/usr/ucb:/usr/bsd:/usr/local/bin"
+#: the server's own PATH, read once (os.environ decodes on every lookup)
+_SERVER_PATH = os.environ.get("PATH") or DEFAULT_PATH
 #: ap_escape_shell_cmd's set (gen_test_char.c, T_ESCAPE_SHELL_CMD on Unix)
 _SHELL_SPECIAL = frozenset("&;`'\"|*?~<>^()[]{}$\\\n")
 #: ap_os_escape_path (ap_escape_uri) leaves these alone
@@ -187,7 +189,7 @@ def add_common_vars(r: Request, pass_auth: bool = False) -> None:
             name = http2env(k)
             if name is not None:
                 _addn(e, name, v)
-    e["PATH"] = os.environ.get("PATH") or DEFAULT_PATH
+    e["PATH"] = _SERVER_PATH
     sig = signature(r)
     e["SERVER_SIGNATURE"] = sig[5:] if sig.startswith("<hr>\n") else sig
     conn = r.connection
