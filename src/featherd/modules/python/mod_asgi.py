@@ -22,7 +22,9 @@ child_init, before the worker listens (requests wait for it), shutdown when the 
 stops. A script that changes is loaded again with a fresh lifespan; the old one is
 shut down. A failed startup makes that application answer 500 (never a dead worker).
 WebSocket: a ``GET`` with ``Upgrade: websocket`` runs the application with a
-``websocket`` scope (see websocket.py; ``ASGIWebSocketMaxSize``). An ASGI 2 application
+``websocket`` scope (see websocket.py; ``ASGIWebSocketMaxSize``, keep-alive pings with
+``ASGIWebSocketPingInterval``/``ASGIWebSocketPingTimeout``, permessage-deflate with
+``ASGIWebSocketCompression``). An ASGI 2 application
 (``app(scope)`` returning the coroutine callable) is recognised as uvicorn does and
 called that way, with ``scope["asgi"]["version"]`` "2.0".
 """
@@ -75,6 +77,9 @@ class ASGIServerConfig:
     mounts: Any = unset_field(common._child_first)   # ASGIScriptAlias
     lifespan: Any = UNSET                            # ASGILifespan
     ws_max_size: Any = UNSET                         # ASGIWebSocketMaxSize
+    ws_ping_interval: Any = UNSET                    # ASGIWebSocketPingInterval
+    ws_ping_timeout: Any = UNSET                     # ASGIWebSocketPingTimeout
+    ws_compression: Any = UNSET                      # ASGIWebSocketCompression
 
 
 @dataclass(slots=True)
@@ -117,13 +122,46 @@ def asgi_lifespan(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
 
 @asgi.directive("ASGIWebSocketMaxSize", args=ArgSpec.TAKE1, context=Context.RSRC,
                 syntax="ASGIWebSocketMaxSize bytes",
-                help="The largest WebSocket message (all its fragments together) a client "
+                help="The largest WebSocket message (all its fragments together, inflated "
+                     "when compressed) a client "
                      "may send to an ASGI application, in bytes (default 16777216); a "
                      "bigger one closes the connection with 1009")
 def asgi_ws_max_size(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
     if not v.strip().isdigit() or int(v) < 1:
         raise DirectiveError("ASGIWebSocketMaxSize must be a positive number of bytes")
     conf.ws_max_size = int(v)
+
+
+@asgi.directive("ASGIWebSocketPingInterval", args=ArgSpec.TAKE1, context=Context.RSRC,
+                syntax="ASGIWebSocketPingInterval seconds",
+                help="Seconds between the keep-alive Pings sent on each open WebSocket of an "
+                     "ASGI application (default 20, fractions allowed); 0 sends none")
+def asgi_ws_ping_interval(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
+    secs = websocket.parse_seconds(v)
+    if secs is None:
+        raise DirectiveError("ASGIWebSocketPingInterval must be a number of seconds")
+    conf.ws_ping_interval = secs
+
+
+@asgi.directive("ASGIWebSocketPingTimeout", args=ArgSpec.TAKE1, context=Context.RSRC,
+                syntax="ASGIWebSocketPingTimeout seconds",
+                help="Seconds a WebSocket client has to answer a keep-alive Ping (its Pong "
+                     "or any other frame) before the connection is closed with 1011 "
+                     "(default 20, fractions allowed); 0 never closes")
+def asgi_ws_ping_timeout(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
+    secs = websocket.parse_seconds(v)
+    if secs is None:
+        raise DirectiveError("ASGIWebSocketPingTimeout must be a number of seconds")
+    conf.ws_ping_timeout = secs
+
+
+@asgi.directive("ASGIWebSocketCompression", args=ArgSpec.FLAG, context=Context.RSRC,
+                syntax="ASGIWebSocketCompression On|Off",
+                help="On (the default): the permessage-deflate extension (RFC 7692) is "
+                     "negotiated with WebSocket clients that offer it; Off: messages are "
+                     "never compressed")
+def asgi_ws_compression(cmd: CmdParms, conf: ASGIServerConfig, v: bool) -> None:
+    conf.ws_compression = v
 
 
 @asgi.directive("ASGIScriptReloading", args=ArgSpec.FLAG, context=Context.ALL_DIR,
@@ -662,9 +700,7 @@ async def asgi_handler(r: Request) -> int:
     root_path = hit[1] if hit is not None else common.script_name_and_path_info(r)[0]
     scope = build_scope(r, root_path, entry.state, entry.version)
     if "Upgrade" in r.headers_in and is_upgrade(r, "websocket"):
-        mx = r.server.module_config[asgi.index].ws_max_size
-        return await websocket.serve(r, app, scope, path,
-                                     websocket.DEFAULT_MAX_SIZE if mx is UNSET else mx)
+        return await websocket.serve(r, app, scope, path, r.server.module_config[asgi.index])
     cyc = Cycle(r)
     try:
         await app(scope, cyc.receive, cyc.send)

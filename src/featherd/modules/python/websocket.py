@@ -19,6 +19,30 @@ text that is not UTF-8 is 1007. Pings are answered with pongs at once. The close
 handshake: a client's close is answered with the same code and the connection closed;
 our close waits up to CLOSE_TIMEOUT for the client's before closing the connection.
 A graceful stop or restart of the worker closes each socket with 1001 (going away).
+
+Keep-alive (``ASGIWebSocketPingInterval``, ``ASGIWebSocketPingTimeout``, 20 s each as
+uvicorn's ws_ping_interval/ws_ping_timeout): every interval the server sends a Ping; when
+nothing at all (its Pong or any other byte) comes back within the timeout, the connection
+is failed as the ``websockets`` server does: a close frame with 1011 ("keepalive ping
+timeout"), then the connection goes without waiting for the client's close; the
+application gets ``websocket.disconnect`` with 1011. The next ping is due an interval
+after the previous one (less the round trip). While we stopped reading because the
+application does not take its messages, the timeout waits (the answer may be queued).
+An interval of 0 sends no pings; a timeout of 0 sends them but never closes.
+
+permessage-deflate (RFC 7692, ``ASGIWebSocketCompression``, On by default as uvicorn's
+ws_per_message_deflate; ws_deflate.py) is negotiated from Sec-WebSocket-Extensions with
+websockets' server settings: the first offer we can honour is accepted; ``server_no_context_takeover``
+is honoured and echoed; ``client_no_context_takeover`` is echoed (our inflater starts
+afresh for each message); ``server_max_window_bits`` is min(offer, 12) and 8 is declined
+(zlib cannot compress with a 256-byte window); ``client_max_window_bits`` is answered
+with min(offer, 12) when offered (and never when not); an unknown, duplicated or invalid
+parameter declines that offer. Every outgoing message is compressed (RSV1 on its frame,
+the 0x00 0x00 0xff 0xff tail removed); an incoming message with RSV1 on its first frame
+is inflated as its fragments arrive, and ``ASGIWebSocketMaxSize`` applies to the
+inflated size (a zip bomb is closed with 1009 before it grows past the maximum);
+data that does not inflate is 1002; RSV1 on a continuation or control frame, or
+without the extension, is 1002.
 """
 
 from __future__ import annotations
@@ -26,11 +50,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
 import os
+import re
 import struct
+import zlib
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from featherd.config.merge import UNSET
 from featherd.core import upgrade
 from featherd.core.hooks import OK
 from featherd.modules.python.common import (
@@ -41,6 +70,13 @@ from featherd.modules.python.common import (
     log_exception,
     traceback_lines,
 )
+from featherd.modules.python.ws_deflate import (
+    DEFLATE_TAIL,
+    PerMessageDeflate,
+    deflate_bound,
+    negotiate_deflate,
+    parse_extensions,
+)
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -48,6 +84,8 @@ if TYPE_CHECKING:
 TAG = "mod_asgi"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024          # uvicorn's --ws-max-size
+DEFAULT_PING_INTERVAL = 20.0                # uvicorn's --ws-ping-interval
+DEFAULT_PING_TIMEOUT = 20.0                 # uvicorn's --ws-ping-timeout
 CLOSE_TIMEOUT = 5.0
 QUEUE_PAUSE = 64                             # stop reading while this many messages wait
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
@@ -80,10 +118,10 @@ def unmask(data: bytes | bytearray, mask: bytes) -> bytes:
     return (int.from_bytes(data, "little") ^ int.from_bytes(m, "little")).to_bytes(n, "little")
 
 
-def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A server frame (unmasked) with its payload."""
+def frame(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
+    """A server frame (unmasked) with its payload; ``rsv1`` marks a compressed message."""
     n = len(payload)
-    b0 = (0x80 if fin else 0) | opcode
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     if n < 126:
         head = bytes((b0, n))
     elif n < 65536:
@@ -103,6 +141,37 @@ def valid_close_code(code: int) -> bool:
     return (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999)
 
 
+@dataclass(slots=True, frozen=True)
+class Settings:
+    """What the ASGIWebSocket* directives say for one server."""
+
+    max_size: int = DEFAULT_MAX_SIZE
+    ping_interval: float = DEFAULT_PING_INTERVAL
+    ping_timeout: float = DEFAULT_PING_TIMEOUT
+    compression: bool = True
+
+    @classmethod
+    def from_conf(cls, conf: Any) -> Settings:
+        """From mod_asgi's server config (its fields UNSET where not configured)."""
+        def get(name: str, default: Any) -> Any:
+            v = getattr(conf, name, UNSET)
+            return default if v is UNSET or v is None else v
+
+        return cls(get("ws_max_size", DEFAULT_MAX_SIZE),
+                   float(get("ws_ping_interval", DEFAULT_PING_INTERVAL)),
+                   float(get("ws_ping_timeout", DEFAULT_PING_TIMEOUT)),
+                   bool(get("ws_compression", True)))
+
+
+def parse_seconds(v: str) -> float | None:
+    """A directive's seconds (``20``, ``0.5``; 0 allowed), None when not a number."""
+    v = v.strip()
+    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", v):
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
 class ProtocolError(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -113,16 +182,22 @@ class ProtocolError(Exception):
 
 class FrameReader:
     """Incremental RFC 6455 parser for client frames: ``feed(data)`` returns complete
-    messages and control frames as (opcode, payload) pairs; raises ProtocolError."""
+    messages and control frames as (opcode, payload) pairs; raises ProtocolError.
+    With ``deflate`` (permessage-deflate negotiated) a message whose first frame has
+    RSV1 is inflated, fragment by fragment, up to ``max_size`` inflated bytes."""
 
-    __slots__ = ("buf", "frag_op", "frags", "frag_size", "max_size")
+    __slots__ = ("buf", "deflate", "frag_op", "frag_size", "frag_z", "frags", "inflated",
+                 "max_size")
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, deflate: PerMessageDeflate | None = None) -> None:
         self.buf = bytearray()
         self.max_size = max_size
+        self.deflate = deflate
         self.frag_op = 0
         self.frags: list[bytes] = []
         self.frag_size = 0
+        self.frag_z = False                  # the fragmented message is compressed
+        self.inflated = 0                    # inflated bytes of the current message
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
@@ -141,9 +216,11 @@ class FrameReader:
             b0 = buf[pos]
             b1 = buf[pos + 1]
             fin = b0 & 0x80
-            if b0 & 0x70:
-                raise ProtocolError(1002, "reserved bits set")
             op = b0 & 0x0F
+            rsv = b0 & 0x70
+            if rsv and (rsv != 0x40 or self.deflate is None
+                        or op not in (OP_TEXT, OP_BINARY)):
+                raise ProtocolError(1002, "reserved bits set")
             if not b1 & 0x80:
                 raise ProtocolError(1002, "unmasked client frame")
             length = b1 & 0x7F
@@ -167,7 +244,11 @@ class FrameReader:
                     raise ProtocolError(1002, "control frame too long")
             elif op not in _DATA_OPS:
                 raise ProtocolError(1002, f"unknown opcode {op}")
-            elif length + self.frag_size > self.max_size:
+            elif length + self.frag_size > (
+                    deflate_bound(self.max_size) if rsv or (op == OP_CONT and self.frag_z)
+                    else self.max_size):
+                # compressed: the limit is on the inflated size (below); on the wire it
+                # may be what deflate makes of incompressible data of the maximum size
                 raise ProtocolError(1009, "message too big")
             end = pos + hl + length
             if n < end:
@@ -181,6 +262,8 @@ class FrameReader:
             if op == OP_CONT:
                 if not self.frag_op:
                     raise ProtocolError(1002, "continuation frame without a message")
+                if self.frag_z:
+                    payload = self._inflate(payload, bool(fin))
                 self.frags.append(payload)
                 self.frag_size += length
                 if fin:
@@ -188,17 +271,46 @@ class FrameReader:
                     self.frag_op = 0
                     self.frags = []
                     self.frag_size = 0
+                    self.frag_z = False
                 continue
             if self.frag_op:
                 raise ProtocolError(1002, "new message inside a fragmented one")
+            if rsv:
+                self.inflated = 0
+                payload = self._inflate(payload, bool(fin))
             if fin:
                 out.append((op, payload))
             else:
                 self.frag_op = op
                 self.frags = [payload]
                 self.frag_size = length
+                self.frag_z = bool(rsv)
         if pos:
             del buf[:pos]
+        return out
+
+    def _inflate(self, data: bytes, fin: bool) -> bytes:
+        """One fragment of a compressed message; never more than max_size in all."""
+        pmd = self.deflate
+        assert pmd is not None
+        d = pmd.inflater()
+        budget = self.max_size - self.inflated
+        try:
+            out = d.decompress(data, budget + 1) if data else b""
+            if len(out) > budget or d.unconsumed_tail:
+                raise ProtocolError(1009, "message too big (inflated)")
+            if fin:
+                budget -= len(out)
+                more = d.decompress(DEFLATE_TAIL, budget + 1)
+                if len(more) > budget or d.unconsumed_tail:
+                    raise ProtocolError(1009, "message too big (inflated)")
+                if more:
+                    out += more
+        except zlib.error as e:
+            raise ProtocolError(1002, f"bad compressed data: {e}") from None
+        self.inflated += len(out)
+        if fin:
+            pmd.end_message()
         return out
 
 
@@ -209,14 +321,21 @@ CONNECTING, ACCEPTED, DENIED_HTTP, CLOSED = range(4)
 class WebSocketCycle:
     """receive() and send() of one ASGI websocket connection."""
 
-    def __init__(self, r: Request, max_size: int) -> None:
+    def __init__(self, r: Request, settings: Settings | int) -> None:
+        if isinstance(settings, int):
+            settings = Settings(max_size=settings)
         self.r = r
         self.conn = r.connection
         self.loop = r.connection.loop
         self.state = CONNECTING
         self.connect_sent = False
-        self.max_size = max_size
-        self.reader = FrameReader(max_size)
+        self.settings = settings
+        self.max_size = settings.max_size
+        self.reader = FrameReader(settings.max_size)
+        self.deflate: PerMessageDeflate | None = None
+        self.ka_timer: asyncio.TimerHandle | None = None
+        self.ping_sent_at: float | None = None   # a keep-alive ping awaits an answer
+        self.pings = 0
         self.stream: upgrade.UpgradedStream | None = None
         self.queue: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
@@ -265,6 +384,8 @@ class WebSocketCycle:
 
     # -- bytes from the client ----------------------------------------------------------
     def on_data(self, data: bytes) -> None:
+        if self.ping_sent_at is not None and data:
+            self._ka_answered()
         if not data:                        # end of input, or the connection is gone
             self._disconnect(1006 if not self.close_received else self.close_code)
             self._close_transport()
@@ -324,10 +445,13 @@ class WebSocketCycle:
         self._disconnect(code, reason)
         self._close_transport()
 
-    def _fail(self, code: int, reason: str) -> None:
-        """A protocol error from the client: close with ``code``, tell the app."""
-        self.r.log_error(INFO, f"{TAG} (pid={os.getpid()}): WebSocket protocol error from "
-                               f"the client: {reason} (closing with {code})")
+    def _fail(self, code: int, reason: str, log: str | None = None) -> None:
+        """A protocol error from the client (or its silence): close with ``code`` at
+        once, without waiting for its close; tell the app."""
+        self.r.log_error(INFO, f"{TAG} (pid={os.getpid()}): " + (
+            log or f"WebSocket protocol error from the client: {reason}")
+            + f" (closing with {code})")
+        self._cancel_ka()
         self.close_received = True         # nothing more from it is read
         self.reader = FrameReader(0)
         if not self.close_sent:
@@ -341,7 +465,59 @@ class WebSocketCycle:
         if s is not None:
             s.write(data)
 
+    # -- keep-alive ---------------------------------------------------------------------
+    def _start_ka(self) -> None:
+        if self.settings.ping_interval > 0:
+            self.ka_timer = self.loop.call_later(self.settings.ping_interval, self._ka_ping)
+
+    def _cancel_ka(self) -> None:
+        t = self.ka_timer
+        if t is not None:
+            t.cancel()
+            self.ka_timer = None
+        self.ping_sent_at = None
+
+    def _ka_ping(self) -> None:
+        self.ka_timer = None
+        if self.state != ACCEPTED or self.close_sent or self.close_received:
+            return
+        self.pings += 1
+        self._write(frame(OP_PING, struct.pack("!I", self.pings & 0xFFFFFFFF)))
+        st = self.settings
+        if st.ping_timeout > 0:
+            self.ping_sent_at = self.loop.time()
+            self.ka_timer = self.loop.call_later(st.ping_timeout, self._ka_timeout)
+        else:
+            self.ka_timer = self.loop.call_later(st.ping_interval, self._ka_ping)
+
+    def _ka_answered(self) -> None:
+        """Bytes from the client after our ping: it lives; the next ping an interval
+        after the last one (less the round trip, as websockets does)."""
+        sent = self.ping_sent_at
+        self.ping_sent_at = None
+        t = self.ka_timer
+        if t is not None:
+            t.cancel()
+        latency = self.loop.time() - (sent or 0.0)
+        self.ka_timer = self.loop.call_later(max(0.0, self.settings.ping_interval - latency),
+                                             self._ka_ping)
+
+    def _ka_timeout(self) -> None:
+        self.ka_timer = None
+        if self.state != ACCEPTED or self.close_sent or self.close_received:
+            return
+        s = self.stream
+        if s is not None and s.paused_reading and not s.lost:
+            # we stopped reading (the application lags): its answer may be waiting
+            self.ka_timer = self.loop.call_later(self.settings.ping_timeout,
+                                                 self._ka_timeout)
+            return
+        self._fail(1011, "keepalive ping timeout",
+                   f"WebSocket client did not answer a ping within "
+                   f"{self.settings.ping_timeout:g} seconds")
+
     def _close_transport(self) -> None:
+        self._cancel_ka()
         if self.close_timer is not None:
             self.close_timer.cancel()
             self.close_timer = None
@@ -362,6 +538,7 @@ class WebSocketCycle:
         CLOSE_TIMEOUT)."""
         if self.close_sent or self.state != ACCEPTED:
             return
+        self._cancel_ka()
         self.close_sent = True
         self._write(frame(OP_CLOSE, close_payload(code, reason)))
         if self.close_received:
@@ -394,12 +571,17 @@ class WebSocketCycle:
                 raise ClientDisconnected("the WebSocket connection is closed")
             b = message.get("bytes")
             if b is not None:
-                data = frame(OP_BINARY, bytes(b))
+                op, payload = OP_BINARY, bytes(b)
             else:
                 text = message.get("text")
                 if text is None:
                     raise TypeError("websocket.send needs 'bytes' or 'text'")
-                data = frame(OP_TEXT, text.encode("utf-8"))
+                op, payload = OP_TEXT, text.encode("utf-8")
+            pmd = self.deflate
+            if pmd is not None:
+                data = frame(op, pmd.compress(payload), rsv1=True)
+            else:
+                data = frame(op, payload)
             s = self.stream
             assert s is not None
             s.write(data)
@@ -443,6 +625,12 @@ class WebSocketCycle:
         sub = message.get("subprotocol")
         if sub:
             headers.append(("Sec-WebSocket-Protocol", sub))
+        if self.settings.compression:
+            offers = r.headers_in.get_all("Sec-WebSocket-Extensions")
+            pmd = negotiate_deflate(offers) if offers else None
+            if pmd is not None:
+                headers.append(("Sec-WebSocket-Extensions", pmd.response))
+                self.deflate = self.reader.deflate = pmd
         for k, v in message.get("headers") or ():
             name = k.decode("latin-1") if isinstance(k, bytes) else str(k)
             val = v.decode("latin-1") if isinstance(v, bytes) else str(v)
@@ -454,6 +642,7 @@ class WebSocketCycle:
         self.stream = upgrade.switch_protocols(r, "websocket", headers)
         self.state = ACCEPTED
         self.stream.on_stop = self.on_stop
+        self._start_ka()
         self.stream.set_consumer(self.on_data)
 
 
@@ -494,15 +683,23 @@ def build_scope(r: Request, http_scope: dict[str, Any]) -> dict[str, Any]:
 
 
 async def serve(r: Request, app: Any, scope: dict[str, Any], path: str,
-                max_size: int) -> int:
-    """Run the application for one websocket request; the handler's return value."""
+                conf: Any) -> int:
+    """Run the application for one websocket request; the handler's return value.
+    ``conf``: mod_asgi's server config (or Settings, or a maximum size)."""
     status = handshake_error(r)
     if status:
         return status
-    cyc = WebSocketCycle(r, max_size)
+    if isinstance(conf, int):
+        settings = Settings(max_size=conf)
+    elif isinstance(conf, Settings):
+        settings = conf
+    else:
+        settings = Settings.from_conf(conf)
+    cyc = WebSocketCycle(r, settings)
     try:
         await app(build_scope(r, scope), cyc.receive, cyc.send)
     except asyncio.CancelledError:
+        cyc._cancel_ka()
         if cyc.stream is not None:
             cyc.stream.abort()
         raise
@@ -551,5 +748,6 @@ async def _finish(cyc: WebSocketCycle) -> None:
     s.close()
 
 
-__all__ = ["ClientDisconnected", "FrameReader", "WebSocketCycle", "accept_key", "frame",
-           "serve", "unmask"]
+__all__ = ["ClientDisconnected", "FrameReader", "PerMessageDeflate", "Settings",
+           "WebSocketCycle", "accept_key", "deflate_bound", "frame", "negotiate_deflate",
+           "parse_extensions", "parse_seconds", "serve", "unmask"]
