@@ -21,7 +21,7 @@ from featherd.core.request import (
     parse_uri,
     run_phases,
 )
-from featherd.core.vhost import clean_host
+from featherd.core.vhost import clean_host, server_name, server_port
 from featherd.core.walk import WalkError, location_confs, location_walk
 from featherd.errors import HTTPError
 from featherd.filters.buckets import EOS
@@ -191,8 +191,6 @@ def make_allow(r: Request) -> str:
 
 
 def signature(r: Request) -> str:
-    from featherd.core.vhost import server_name, server_port
-
     c = r.per_dir_config[core.index]
     sig = c.server_signature
     if sig is UNSET or sig == "off":
