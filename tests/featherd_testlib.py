@@ -79,6 +79,15 @@ class Server:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            # and is gone before stop() returns: a dying worker still holds the listening
+            # socket, and a restart on the same port would talk to it
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(proc.pid, 0)
+                except (ProcessLookupError, PermissionError):
+                    break
+                time.sleep(0.01)
         self.proc = None
         return self.output()
 
