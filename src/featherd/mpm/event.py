@@ -219,9 +219,16 @@ class Master:
         self.log(NOTICE, "Graceful restart requested, doing restart" if graceful
                  else "SIGHUP received.  Attempting to restart")
         self.board.restarted(self.generation + 1, graceful)
-        self.start_generation()
-        self.signal_generation(lambda g: g <= old_gen,
-                               signal.SIGUSR1 if graceful else signal.SIGTERM)
+        if graceful:
+            # the new generation serves at once; the old one finishes what it has
+            self.start_generation()
+            self.signal_generation(lambda g: g <= old_gen, signal.SIGUSR1)
+        else:
+            # as httpd: the old children are told to stop before the new ones start, so
+            # that no connection reaches the old configuration after the restart (the
+            # listening sockets stay open here: clients wait in the backlog meanwhile)
+            self.signal_generation(lambda g: g <= old_gen, signal.SIGTERM)
+            self.start_generation()
 
     # -- main loop ---------------------------------------------------------------------
     def run(self) -> int:
