@@ -771,8 +771,7 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         if self.transport_closed or self.transport is None:
             return
-        if self._wq is not None:
-            self.flush()
+        self.flush()
         self.transport_closed = True
         t = self.transport
         if self.is_tls or self.parser.eof or not t.can_write_eof():
@@ -808,8 +807,7 @@ class Connection(asyncio.Protocol):
         self._cancel_timer()
         self.aborted = True
         self.lingering = False
-        if self._wq is not None:
-            self.flush()        # earlier responses of a pipeline went out before this
+        self.flush()            # earlier responses of a pipeline go out before this
         if self.transport is not None and not self.lost:
             self.transport_closed = True
             if not self.is_tls:

@@ -586,10 +586,16 @@ class RequestParser:
         hstart = self._hstart
         if i < hstart:  # no header fields at all
             return self._finish_head([], i + term)
-        text = buf[hstart:i].decode("latin-1")
+        headers = self._fields(buf[hstart:i].decode("latin-1"))
+        return self._finish_head(headers, i + term)
+
+    def _fields(self, text: str, crlf_ok: bool = False) -> list[tuple[str, str]]:
+        """The header block (its last line's LF left out) as (name, value) pairs, within
+        LimitRequestFields and LimitRequestFieldSize; ParseError as Apache reports it.
+        ``crlf_ok``: _FAST_HEAD_RE already found every line well-formed and CRLF-ended."""
         max_fields = self.limit_request_fields
         max_size = self.limit_request_fieldsize
-        if _CRLF_BLOCK_RE.fullmatch(text) is not None:  # the common, all-CRLF case
+        if crlf_ok or _CRLF_BLOCK_RE.fullmatch(text) is not None:  # the common case
             lines = text[:-1].split("\r\n")
             valid = True
         else:
@@ -611,30 +617,18 @@ class RequestParser:
         for line in lines:
             name, _, value = line.partition(":")
             headers.append((name, value.strip(" \t")))
-        return self._finish_head(headers, i + term)
+        return headers
 
     def _fast_head(self, m: re.Match[bytes]) -> RequestHead | None:
-        """The head _FAST_HEAD_RE matched, within the limits; None: over a limit (the
-        line-by-line path reports it)."""
+        """The head _FAST_HEAD_RE matched; None when the request line is over
+        LimitRequestLine (the line-by-line path reports it)."""
         method, target, minor, block = m.groups()
         pos = self._pos
         rlen = len(method) + len(target) + 10
         if rlen > self.limit_request_line:
             return None
         line = self._buf[pos:pos + rlen].decode("latin-1")
-        headers = []
-        if block:
-            lines = block.decode("latin-1").split("\r\n")
-            lines.pop()
-            max_fields = self.limit_request_fields
-            if max_fields and len(lines) > max_fields:
-                return None
-            if len(block) > self.limit_request_fieldsize and \
-                    max(map(len, lines)) > self.limit_request_fieldsize:
-                return None
-            for ln in lines:
-                name, _, value = ln.partition(":")
-                headers.append((name, value.strip(" \t")))
+        headers = self._fields(block[:-1].decode("latin-1"), True) if block else []
         self._rline = (method.decode("latin-1"), target.decode("latin-1"),
                        (1, 1) if minor == b"1" else (1, 0), line)
         return self._finish_head(headers, m.end())

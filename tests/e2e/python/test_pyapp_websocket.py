@@ -8,11 +8,9 @@ once, the access log (101), mod_status (busy while open) and a graceful stop (10
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
-import socket
 import struct
 import time
 
@@ -21,6 +19,7 @@ import requests
 
 websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect  # noqa: E402
+from ws_testlib import RawWS  # noqa: E402
 
 APP = r'''
 import json, os
@@ -158,75 +157,6 @@ def wait_log(srv, needle: str, count: int = 1, timeout: float = 5.0) -> str:
     return srv.access_log()
 
 
-# --- a minimal RFC 6455 client ---------------------------------------------------------
-class RawWS:
-    def __init__(self, port: int, path: str = "/ws/echo", extra: str = "") -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            c = self.sock.recv(65536)
-            assert c, self.buf
-            self.buf += c
-        self.head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-
-    def send_frame(self, op: int, payload: bytes, fin: bool = True, mask: bool = True,
-                   rsv: int = 0) -> None:
-        b0 = (0x80 if fin else 0) | rsv | op
-        n = len(payload)
-        mbit = 0x80 if mask else 0
-        if n < 126:
-            head = bytes((b0, mbit | n))
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, mbit | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, mbit | 127, n)
-        if mask:
-            key = os.urandom(4)
-            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-            head += key
-        self.sock.sendall(head + payload)
-
-    def _need(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            c = self.sock.recv(65536)
-            if not c:
-                raise EOFError
-            self.buf += c
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv_frame(self) -> tuple[int, bool, bytes]:
-        b0, b1 = self._need(2)
-        assert not b1 & 0x80, "server frames are never masked"
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        return b0 & 0x0F, bool(b0 & 0x80), self._need(n)
-
-    def recv_close(self) -> tuple[int, str]:
-        while True:
-            op, _, p = self.recv_frame()
-            if op == 8:
-                return (struct.unpack("!H", p[:2])[0] if p else 1005), p[2:].decode()
-
-    def closed_by_server(self) -> bool:
-        self.sock.settimeout(3)
-        try:
-            return self.sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-# --- tests -------------------------------------------------------------------------------
 def test_echo_text_binary_subprotocol_headers(srv):
     with connect(ws_url(srv, "/ws/echo"), subprotocols=["chat", "superchat"]) as ws:
         assert ws.subprotocol == "chat"

@@ -7,9 +7,7 @@ answers stays, one that does not is closed with 1011, 0 turns them off or never 
 
 from __future__ import annotations
 
-import base64
 import os
-import socket
 import struct
 import time
 import zlib
@@ -19,6 +17,7 @@ import pytest
 
 websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect  # noqa: E402
+from ws_testlib import RawWS as BaseWS  # noqa: E402
 
 APP = r'''
 import os
@@ -70,78 +69,26 @@ def wait_file(path: Path, timeout: float = 3.0) -> str:
     raise AssertionError(f"{path} never written")
 
 
-class RawWS:
-    """A minimal client: masked frames with any RSV bits, frames read as they come."""
+class RawWS(BaseWS):
+    """The shared client on /ws/x with an extension offer; the head parsed, frames as
+    (opcode, fin, rsv1, payload)."""
 
     def __init__(self, port: int, extensions: str | None = None) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
-        key = base64.b64encode(os.urandom(16)).decode()
         ext = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
-        self.sock.sendall((f"GET /ws/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n{ext}\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            c = self.sock.recv(65536)
-            assert c, self.buf
-            self.buf += c
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        self.head = head.decode("latin-1")
+        super().__init__(port, "/ws/x", ext, timeout=3)
+        self.head = self.head.decode("latin-1")  # type: ignore[assignment]
         assert self.head.startswith("HTTP/1.1 101 "), self.head
         self.headers = {k.strip().lower(): v.strip() for k, v in
                         (line.split(":", 1) for line in self.head.split("\r\n")[1:])}
 
-    def send_frame(self, op: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> None:
-        b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | op
-        n = len(payload)
-        if n < 126:
-            head = bytes((b0, 0x80 | n))
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, 0x80 | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, 0x80 | 127, n)
-        key = os.urandom(4)
-        m = (key * (n // 4 + 1))[:n]
-        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
-        self.sock.sendall(head + key + masked)
+    def send_frame(self, op: int, payload: bytes, fin: bool = True,  # type: ignore[override]
+                   rsv1: bool = False) -> None:
+        super().send_frame(op, payload, fin, rsv=0x40 if rsv1 else 0)
 
-    def _need(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            c = self.sock.recv(65536)
-            if not c:
-                raise EOFError
-            self.buf += c
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv_frame(self) -> tuple[int, bool, bool, bytes]:
-        """(opcode, fin, rsv1, payload)."""
-        b0, b1 = self._need(2)
-        assert not b1 & 0x80
-        assert not b0 & 0x30, "RSV2/RSV3 are never set"
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        return b0 & 0x0F, bool(b0 & 0x80), bool(b0 & 0x40), self._need(n)
-
-    def recv_close(self) -> tuple[int, str]:
-        while True:
-            op, _, _, p = self.recv_frame()
-            if op == 8:
-                return struct.unpack("!H", p[:2])[0], p[2:].decode()
-
-    def closed_by_server(self) -> bool:
-        self.sock.settimeout(3)
-        try:
-            while True:
-                if self.sock.recv(65536) == b"":
-                    return True
-        except ConnectionResetError:
-            return True
-        except TimeoutError:
-            return False
+    def recv_frame(self) -> tuple[int, bool, bool, bytes]:  # type: ignore[override]
+        op, fin, rsv, payload = self.recv_raw()
+        assert not rsv & 0x30, "RSV2/RSV3 are never set"
+        return op, fin, bool(rsv & 0x40), payload
 
 
 # --- permessage-deflate ----------------------------------------------------------------

@@ -19,6 +19,7 @@ from featherd.core.config import load_config
 from featherd.errors import ConfigError
 from featherd.modules import builtin_modules
 from featherd.modules.python import mod_asgi
+from featherd.modules.python.common import parse_seconds
 from featherd.modules.python.websocket import (
     ACCEPTED,
     DEFAULT_MAX_SIZE,
@@ -33,7 +34,6 @@ from featherd.modules.python.websocket import (
     frame,
     negotiate_deflate,
     parse_extensions,
-    parse_seconds,
 )
 
 TAIL = b"\x00\x00\xff\xff"

@@ -19,8 +19,10 @@ again; requests in flight finish with the old module.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import queue
+import re
 import site
 import sys
 import threading
@@ -272,6 +274,23 @@ def add_python_path(paths: list[str]) -> None:
 
 
 # --- responses -------------------------------------------------------------------------------
+def parse_seconds(v: str) -> float | None:
+    """A directive's seconds (``20``, ``0.5``; 0 allowed), None when not a finite number."""
+    v = v.strip()
+    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", v):
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def seconds_arg(name: str, v: str, note: str = "") -> float:
+    """parse_seconds for a directive row: the value, or the directive's error."""
+    secs = parse_seconds(v)
+    if secs is None:
+        raise DirectiveError(f"{name} must be a number of seconds{note}")
+    return secs
+
+
 def apply_headers(r: Request, status: int, status_line: str | None,
                   headers: list[tuple[str, str]]) -> None:
     """The application's status and headers onto r (content type and hop-by-hop fields

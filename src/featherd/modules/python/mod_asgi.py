@@ -137,10 +137,7 @@ def asgi_ws_max_size(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
                 help="Seconds between the keep-alive Pings sent on each open WebSocket of an "
                      "ASGI application (default 20, fractions allowed); 0 sends none")
 def asgi_ws_ping_interval(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
-    secs = websocket.parse_seconds(v)
-    if secs is None:
-        raise DirectiveError("ASGIWebSocketPingInterval must be a number of seconds")
-    conf.ws_ping_interval = secs
+    conf.ws_ping_interval = common.seconds_arg("ASGIWebSocketPingInterval", v)
 
 
 @asgi.directive("ASGIWebSocketPingTimeout", args=ArgSpec.TAKE1, context=Context.RSRC,
@@ -149,10 +146,7 @@ def asgi_ws_ping_interval(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None
                      "or any other frame) before the connection is closed with 1011 "
                      "(default 20, fractions allowed); 0 never closes")
 def asgi_ws_ping_timeout(cmd: CmdParms, conf: ASGIServerConfig, v: str) -> None:
-    secs = websocket.parse_seconds(v)
-    if secs is None:
-        raise DirectiveError("ASGIWebSocketPingTimeout must be a number of seconds")
-    conf.ws_ping_timeout = secs
+    conf.ws_ping_timeout = common.seconds_arg("ASGIWebSocketPingTimeout", v)
 
 
 @asgi.directive("ASGIWebSocketCompression", args=ArgSpec.FLAG, context=Context.RSRC,

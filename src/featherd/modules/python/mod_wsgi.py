@@ -137,13 +137,7 @@ def wsgi_threads(cmd: CmdParms, conf: WSGIServerConfig, v: str) -> None:
                      "begun), with an error-log line; the application's thread is "
                      "abandoned and a new one serves the next requests")
 def wsgi_request_timeout(cmd: CmdParms, conf: WSGIServerConfig, v: str) -> None:
-    try:
-        secs = float(v)
-    except ValueError:
-        secs = -1.0
-    if secs < 0 or secs != secs:
-        raise DirectiveError("WSGIRequestTimeout must be a number of seconds (0: no limit)")
-    conf.request_timeout = secs
+    conf.request_timeout = common.seconds_arg("WSGIRequestTimeout", v, " (0: no limit)")
 
 
 @wsgi.directive("WSGIDaemonProcess", args=ArgSpec.TAKE_ARGV, context=Context.RSRC,

@@ -50,9 +50,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import math
 import os
-import re
 import struct
 import zlib
 from collections import deque
@@ -161,15 +159,6 @@ class Settings:
                    float(get("ws_ping_interval", DEFAULT_PING_INTERVAL)),
                    float(get("ws_ping_timeout", DEFAULT_PING_TIMEOUT)),
                    bool(get("ws_compression", True)))
-
-
-def parse_seconds(v: str) -> float | None:
-    """A directive's seconds (``20``, ``0.5``; 0 allowed), None when not a number."""
-    v = v.strip()
-    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", v):
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
 
 
 class ProtocolError(Exception):
@@ -750,4 +739,4 @@ async def _finish(cyc: WebSocketCycle) -> None:
 
 __all__ = ["ClientDisconnected", "FrameReader", "PerMessageDeflate", "Settings",
            "WebSocketCycle", "accept_key", "deflate_bound", "frame", "negotiate_deflate",
-           "parse_extensions", "parse_seconds", "serve", "unmask"]
+           "parse_extensions", "serve", "unmask"]
