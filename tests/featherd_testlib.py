@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -182,3 +183,59 @@ class FakeTransport:
 
     def get_write_buffer_size(self) -> int:
         return 0
+
+
+class InProcessSite:
+    """A configured server in this process: a Worker on its own event loop, and
+    connections fed through a FakeTransport (no sockets). ``conf`` is added to a base
+    configuration whose DocumentRoot is ``root/htdocs``; ``files`` are written under
+    ``root`` first."""
+
+    def __init__(self, root: Path, conf: str = "", files: dict[str, str] | None = None
+                 ) -> None:
+        import asyncio
+
+        from featherd.core.config import load_config
+        from featherd.core.hooks import run_void_sync
+        from featherd.core.worker import Worker, new_event_loop
+        from featherd.modules import builtin_modules
+
+        self._asyncio = asyncio
+        docroot = root / "htdocs"
+        docroot.mkdir(exist_ok=True)
+        (root / "logs").mkdir(exist_ok=True)
+        for rel, text in (files or {}).items():
+            p = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        base = (f"Listen 127.0.0.1:1\nServerName test.local\nDocumentRoot {docroot}\n"
+                "<Directory />\nAllowOverride None\n</Directory>\n")
+        self.tree = load_config(None, builtin_modules(), server_root=str(root),
+                                text=base + conf.replace("@ROOT@", str(root)))
+        self.loop = new_event_loop()
+        self.worker = Worker(self.tree, self.loop)
+        run_void_sync(self.tree.hooks["child_init"], self.tree, self.loop)
+
+    def connect(self) -> tuple[Any, FakeTransport]:
+        from featherd.core.connection import Connection
+
+        conn = Connection(self.worker, self.tree.listens[0])
+        tr = FakeTransport()
+        conn.connection_made(tr)
+        return conn, tr
+
+    def feed(self, conn: Any, data: bytes, passes: int = 5) -> None:
+        """data_received from inside the event loop (as a real socket's), then passes."""
+        self.loop.call_soon(conn.data_received, data)
+        self.passes(passes)
+
+    def passes(self, n: int = 5, wait: float = 0.0) -> None:
+        """Let the event loop make ``n`` passes (``wait`` seconds each)."""
+        async def spin() -> None:
+            for _ in range(n):
+                await self._asyncio.sleep(wait)
+
+        self.loop.run_until_complete(spin())
+
+    def close(self) -> None:
+        self.loop.close()

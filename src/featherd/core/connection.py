@@ -36,7 +36,7 @@ from featherd.config.merge import UNSET
 from featherd.core.core_module import core
 from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, run_first_sync
-from featherd.core.http_request import handle, log_request
+from featherd.core.http_request import handle, log_request, release_request
 from featherd.errors import HTTPError
 from featherd.filters.buckets import FileBucket
 from featherd.http.parser import (
@@ -547,6 +547,7 @@ class Connection(asyncio.Protocol):
         lw = log_request(r)
         if lw is not None:
             await lw
+        release_request(r)
         self.bytes_in = 0
         self.bytes_out = 0
         if not keep or self.transport_closed:
@@ -618,7 +619,7 @@ class Connection(asyncio.Protocol):
             if isinstance(b, FileBucket):
                 if b.length <= INLINE_FILE_MAX and not pending:
                     try:
-                        data = os.pread(b.fd, b.length, b.offset) if b.length else b""
+                        data = b.pread(b.length, b.offset) if b.length else b""
                     finally:
                         b.close()
                     if len(data) != b.length:
@@ -708,12 +709,12 @@ class Connection(asyncio.Protocol):
     async def _send_file(self, b: FileBucket) -> None:
         self.flush()
         off, left = b.offset, b.length
-        if self.sock_fd >= 0 and left > INLINE_FILE_MAX and USE_SENDFILE:
+        if self.sock_fd >= 0 and left > INLINE_FILE_MAX and USE_SENDFILE and b.fd >= 0:
             sent = await self._sendfile(b.fd, off, left)
             off += sent
             left -= sent
         while left > 0 and not self.transport_closed:
-            data = os.pread(b.fd, min(READ_CHUNK, left), off)
+            data = b.pread(min(READ_CHUNK, left), off)
             if not data:
                 self._log(ERROR, f"File {b.path} changed while it was being sent")
                 self.abort()

@@ -11,7 +11,7 @@ from featherd.config.merge import UNSET
 from featherd.core.core_module import core
 from featherd.core.hooks import DECLINED, OK, REALLY_LAST
 from featherd.core.walk import WalkError, dir_merge, file_walk, final_confs
-from featherd.filters.buckets import EOS, FileBucket
+from featherd.filters.buckets import EOS, FileBucket, MemFileBucket
 from featherd.filters.chain import by_type_filters, pass_brigade
 from featherd.http import conditional
 from featherd.http.dates import http_date
@@ -166,23 +166,30 @@ def default_handler(r: Request) -> int:
             fd = os.open(r.filename, _O_FLAGS)  # type: ignore[arg-type]
         except OSError:
             return _unreadable(r)
-    mtime = st.st_mtime
-    set_last_modified(r, mtime)
-    comps = _etag_components(c)
-    if comps:
-        vlv = r.vlist_validator
-        et = make_etag(st, comps, is_weak(st.st_mtime_ns, r.request_time)
-                       or bool(vlv and vlv[0] == "W"))
-        if et and vlv:
-            # a negotiated response: the variant's tag merged with the variant list's
-            # validator (ap_set_etag)
-            et = et[:-1] + ";" + (vlv[3:] if vlv[0] == "W" else vlv[1:])
-        if et:
-            r.etag = et
-            r.headers_out.set("ETag", et)
-    r.headers_out.set("Accept-Ranges", "bytes")
-    rv = 0 if r.no_local_copy or not r.headers_in.has_any(conditional.CONDITIONAL_FIELDS) \
-        else conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
+    if r.main is not None and r.no_local_copy:
+        # a sub-request's body goes into the including response and its headers are
+        # dropped: validators nobody sends or compares are not made (ap_update_mtime's
+        # r.mtime is kept)
+        r.mtime = min(st.st_mtime, r.request_time)
+        rv = 0
+    else:
+        set_last_modified(r, st.st_mtime)
+        comps = _etag_components(c)
+        if comps:
+            vlv = r.vlist_validator
+            et = make_etag(st, comps, is_weak(st.st_mtime_ns, r.request_time)
+                           or bool(vlv and vlv[0] == "W"))
+            if et and vlv:
+                # a negotiated response: the variant's tag merged with the variant
+                # list's validator (ap_set_etag)
+                et = et[:-1] + ";" + (vlv[3:] if vlv[0] == "W" else vlv[1:])
+            if et:
+                r.etag = et
+                r.headers_out.set("ETag", et)
+        r.headers_out.set("Accept-Ranges", "bytes")
+        rv = 0 if r.no_local_copy or \
+            not r.headers_in.has_any(conditional.CONDITIONAL_FIELDS) else \
+            conditional.evaluate(m, r.headers_in.get, r.etag, r.mtime, r.request_time)
     if rv:
         if fd >= 0:
             os.close(fd)
@@ -190,27 +197,22 @@ def default_handler(r: Request) -> int:
     if not r.content_type:
         dt = c.default_type
         r.content_type = "text/plain" if dt is UNSET else dt
-    data = None
+    body: bytes | FileBucket | None = None
     if size <= SMALL_FILE_MAX:
-        # the in-memory copy only goes straight to the network: filters (and
-        # FilterTrace) see the FILE bucket Apache's default handler makes
+        # the in-memory copy goes straight to the network; filters (and FilterTrace)
+        # see the FILE bucket Apache's default handler makes, with the bytes in it
         by_type_filters(r)
-        if not r.output_filters:
+        if cached is None and not r.header_only:
+            cached = _read_small(r.filename, fd, st)  # type: ignore[arg-type]
             if cached is not None:
-                data = cached
-            elif not r.header_only:
-                data = _read_small(r.filename, fd, st)  # type: ignore[arg-type]
-                if data is not None:
-                    os.close(fd)
-        elif fd < 0:
-            try:
-                fd = os.open(r.filename, _O_FLAGS)  # type: ignore[arg-type]
-            except OSError:
-                return _unreadable(r)
-    if data is not None:
-        pass_brigade(r, [data, EOS])
-    else:
-        pass_brigade(r, [FileBucket(fd, 0, size, r.filename or ""), EOS])
+                os.close(fd)
+                fd = -1
+        if cached is not None:
+            body = cached if not r.output_filters else \
+                MemFileBucket(cached, r.filename or "")
+    if body is None:
+        body = FileBucket(fd, 0, size, r.filename or "")
+    pass_brigade(r, [body, EOS])
     return OK
 
 

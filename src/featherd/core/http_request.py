@@ -561,6 +561,8 @@ async def run_sub_req(sub: Request, sink: Any = None) -> int:
         rv = await invoke_handler(sub)
     except HTTPError as e:
         rv = e.status
+    finally:
+        release_request(sub)          # ap_destroy_sub_req: its filters are done
     if rv not in (OK, DONE):
         sub.status = rv
     return rv
@@ -622,6 +624,18 @@ def log_request(r: Request) -> Any:
     if rv.__class__ is not int and rv is not None:
         return _log_wait(r, rv)
     return None
+
+
+def release_request(r: Request) -> None:
+    """After the log: the requests' filters let go of them. A filter object keeps its
+    request and the request its filters; without this, every filtered response would
+    stay in memory until the cyclic garbage collector came by (it then runs more often,
+    each time over all of them)."""
+    rr: Request | None = r
+    while rr is not None:
+        rr.output_filters = []
+        rr.input_filters = []
+        rr = rr.next
 
 
 async def _log_wait(r: Request, pending: Any) -> None:

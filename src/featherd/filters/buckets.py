@@ -20,6 +20,10 @@ class FileBucket:
     def read(self) -> bytes:
         return os.pread(self.fd, self.length, self.offset)
 
+    def pread(self, n: int, offset: int) -> bytes:
+        """Up to ``n`` bytes of the file at ``offset`` (file offset, not bucket offset)."""
+        return os.pread(self.fd, n, offset)
+
     def split(self, start: int, length: int) -> FileBucket:
         return FileBucket(self.fd, self.offset + start, length, self.path, owns_fd=False)
 
@@ -30,6 +34,36 @@ class FileBucket:
             except OSError:
                 pass
             self.fd = -1
+
+
+class MemFileBucket(FileBucket):
+    """A small file whose bytes are already in memory (the default handler's small-file
+    cache, checked against this request's stat): a FILE bucket to filters and traces,
+    read without a descriptor (fd is -1, nothing to close)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes, path: str = "", offset: int = 0,
+                 length: int = -1) -> None:
+        self.data = data
+        self.fd = -1
+        self.path = path
+        self.offset = offset
+        self.length = len(data) - offset if length < 0 else length
+        self.owns_fd = False
+
+    def read(self) -> bytes:
+        if self.offset == 0 and self.length == len(self.data):
+            return self.data
+        return self.data[self.offset:self.offset + self.length]
+
+    def pread(self, n: int, offset: int) -> bytes:
+        if offset == 0 and n >= len(self.data):
+            return self.data
+        return self.data[offset:offset + n]
+
+    def split(self, start: int, length: int) -> MemFileBucket:
+        return MemFileBucket(self.data, self.path, self.offset + start, length)
 
 
 class _Marker:

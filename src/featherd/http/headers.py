@@ -102,8 +102,14 @@ class Headers:
         names = self._names
         if ln not in names:
             return
-        keep = [j for j, k in enumerate(names) if k != ln]
         items = self._items
+        i = names.index(ln)
+        if ln not in names[i + 1:]:
+            # the usual one field: new lists (an iteration in progress keeps its own)
+            self._items = items[:i] + items[i + 1:]
+            self._names = names[:i] + names[i + 1:]
+            return
+        keep = [j for j, k in enumerate(names) if k != ln]
         self._items = [items[j] for j in keep]
         self._names = [names[j] for j in keep]
 

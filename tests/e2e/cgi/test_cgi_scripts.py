@@ -507,3 +507,37 @@ def test_cgi_scriptlog_length_limit(make_server: Any, tmp_path: Path) -> None:
     assert size > 20
     requests.get(srv.url("/cgi-bin/silent.sh"))
     assert (tmp_path / "logs/cgi_log").stat().st_size == size   # over the limit: no more
+
+
+def test_cgi_server_vars_per_host_on_one_connection(make_server: Any, tmp_path: Path
+                                                    ) -> None:
+    # the server half of the environment is remembered per connection: one keep-alive
+    # connection asking for other names, ports and vhosts gets each one's own values
+    conf = """
+UseCanonicalName Off
+ServerSignature On
+<VirtualHost *>
+ServerName other.test
+ServerAdmin other@example.org
+DocumentRoot @ROOT@/htdocs
+ScriptAlias /cgi-bin/ "@ROOT@/htdocs/cgi-bin/"
+</VirtualHost>
+<VirtualHost *>
+ServerName canon.test
+UseCanonicalName On
+ScriptAlias /cgi-bin/ "@ROOT@/htdocs/cgi-bin/"
+</VirtualHost>
+"""
+    srv = start(make_server, tmp_path, {"cgi-bin/env.py": ENV_PY}, conf)
+    s = requests.Session()
+    seen = []
+    for host in ("a.test", "b.test:8080", "other.test", "canon.test:81", "a.test"):
+        e = env_of(s.get(srv.url("/cgi-bin/env.py"), headers={"Host": host}, timeout=5))
+        seen.append((e["SERVER_NAME"], e["SERVER_PORT"], e["SERVER_ADMIN"],
+                     e["SERVER_SIGNATURE"].split(" Server at ")[1]))
+    assert seen[0][:2] == ("a.test", "80") and seen[1][:2] == ("b.test", "8080")
+    assert seen[0][3].startswith("a.test Port 80") and seen[1][3].startswith("b.test Port")
+    assert seen[2][:3] == ("other.test", "80", "other@example.org")
+    assert seen[3][:2] == ("canon.test", "80")             # the ServerName's, not Host's
+    assert seen[3][2] != "other@example.org"               # (a.test: the first vhost's)
+    assert seen[4] == seen[0]

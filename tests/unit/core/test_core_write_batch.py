@@ -4,59 +4,25 @@ pass, batched per connection, and never out of order with anything written direc
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from featherd_testlib import FakeTransport
+from featherd_testlib import InProcessSite
 
-from featherd.core.config import load_config
-from featherd.core.connection import Connection
-from featherd.core.hooks import run_void_sync
-from featherd.core.worker import Worker, new_event_loop
-from featherd.modules import builtin_modules
-
-
-class Site:
-    def __init__(self, root: Path) -> None:
-        docroot = root / "htdocs"
-        docroot.mkdir()
-        (root / "logs").mkdir()
-        (docroot / "a.txt").write_text("AAAA\n")
-        (docroot / "b.txt").write_text("BBBB\n")
-        (root / "echo.py").write_text(
-            "def application(environ, start_response):\n"
-            "    body = environ['wsgi.input'].read()\n"
-            "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
-            "    return [b'got ' + body]\n")
-        conf = (f"Listen 127.0.0.1:1\nServerName test.local\nDocumentRoot {docroot}\n"
-                "<Directory />\nAllowOverride None\n</Directory>\n"
-                f"WSGIScriptAlias /echo {root}/echo.py\n")
-        self.tree = load_config(None, builtin_modules(), server_root=str(root), text=conf)
-        self.loop = new_event_loop()
-        self.worker = Worker(self.tree, self.loop)
-        run_void_sync(self.tree.hooks["child_init"], self.tree, self.loop)
-
-    def connect(self) -> tuple[Connection, FakeTransport]:
-        conn = Connection(self.worker, self.tree.listens[0])
-        tr = FakeTransport()
-        conn.connection_made(tr)
-        return conn, tr
-
-    def passes(self, n: int = 5, wait: float = 0.0) -> None:
-        async def spin() -> None:
-            for _ in range(n):
-                await asyncio.sleep(wait)
-
-        self.loop.run_until_complete(spin())
+ECHO = ("def application(environ, start_response):\n"
+        "    body = environ['wsgi.input'].read()\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'got ' + body]\n")
+Site = InProcessSite
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    s = Site(tmp_path)
+    s = InProcessSite(tmp_path, "WSGIScriptAlias /echo @ROOT@/echo.py\n",
+                      {"htdocs/a.txt": "AAAA\n", "htdocs/b.txt": "BBBB\n", "echo.py": ECHO})
     yield s
-    s.loop.close()
+    s.close()
 
 
 def get(path: str, extra: str = "") -> bytes:

@@ -21,7 +21,6 @@ connection opens, so nothing is paid when the module is not configured.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +140,7 @@ def _tap_output(conn: Any, dumper: _Dumper) -> None:
             if isinstance(b, FileBucket):
                 n = min(b.length, DUMP_LIMIT)
                 try:
-                    data = os.pread(b.fd, n, b.offset) if n else b""
+                    data = b.pread(n, b.offset) if n else b""
                 except OSError:
                     data = b""
                 dumper.data("dumpio_out", "FILE", data, b.length)

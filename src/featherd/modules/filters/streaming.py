@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import traceback
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -65,7 +64,7 @@ def pieces(b: Any, size: int = READ_PIECE) -> Iterator[bytes]:
         try:
             off, left = b.offset, b.length
             while left > 0:
-                data = os.pread(b.fd, min(size, left), off)
+                data = b.pread(min(size, left), off)
                 if not data:
                     break
                 off += len(data)

@@ -189,20 +189,14 @@ def add_common_vars(r: Request, pass_auth: bool = False) -> None:
             name = http2env(k)
             if name is not None:
                 _addn(e, name, v)
-    e["PATH"] = _SERVER_PATH
-    sig = signature(r)
-    e["SERVER_SIGNATURE"] = sig[5:] if sig.startswith("<hr>\n") else sig
     conn = r.connection
-    e["SERVER_SOFTWARE"] = getattr(conn, "server_banner", "") or ""
-    e["SERVER_NAME"] = esc(server_name(r))
-    e["SERVER_ADDR"] = conn.local_ip
-    e["SERVER_PORT"] = str(server_port(r))
+    before, after = _server_vars(r, conn)
+    e.update(before)
     host = remote_host(r)
     if host:
         e["REMOTE_HOST"] = host
     e["REMOTE_ADDR"] = conn.client_ip
-    e["DOCUMENT_ROOT"] = document_root(r)
-    e["SERVER_ADMIN"] = server_admin(r)
+    e.update(after)
     e["SCRIPT_FILENAME"] = r.filename or ""
     e["REMOTE_PORT"] = str(conn.client_port)
     if r.user:
@@ -227,6 +221,34 @@ def add_common_vars(r: Request, pass_auth: bool = False) -> None:
     if getattr(conn, "is_tls", False) and "HTTPS" not in r.subprocess_env:
         e["HTTPS"] = "on"
     overlap(r.subprocess_env, e)
+
+
+def _server_vars(r: Request, conn: Any) -> tuple[Any, Any]:
+    """The variables that depend on the server, the name and port the client used and
+    the connection only (those before REMOTE_HOST, those after REMOTE_ADDR): the same
+    for every request of a keep-alive connection to the same host, so remembered on the
+    connection for the last (server, directory configuration, Host) it was asked for."""
+    key = (r.server, r.per_dir_config[core.index], r.hostname, r.parsed_port,
+           r.ctx.get("host_port"))
+    memo = getattr(conn, "_cgi_server_vars", None)
+    if memo is not None:
+        k = memo[0]
+        if k[0] is key[0] and k[1] is key[1] and k[2] == key[2] and k[3] == key[3] \
+                and k[4] == key[4]:
+            return memo[1], memo[2]
+    sig = signature(r)
+    before = (("PATH", _SERVER_PATH),
+              ("SERVER_SIGNATURE", sig[5:] if sig.startswith("<hr>\n") else sig),
+              ("SERVER_SOFTWARE", getattr(conn, "server_banner", "") or ""),
+              ("SERVER_NAME", esc(server_name(r))),
+              ("SERVER_ADDR", conn.local_ip),
+              ("SERVER_PORT", str(server_port(r))))
+    after = (("DOCUMENT_ROOT", document_root(r)), ("SERVER_ADMIN", server_admin(r)))
+    try:
+        conn._cgi_server_vars = (key, before, after)
+    except AttributeError:
+        pass
+    return before, after
 
 
 def _addn(e: dict[str, str], name: str, value: str) -> None:

@@ -528,6 +528,14 @@ def finish_ct(ct: str, charset: str | None) -> tuple[str, str | None]:
 
 
 # --- the type checker ----------------------------------------------------------------------
+# What find_ct did for a file name, when it started from a fresh request (no type,
+# languages, encoding or filters yet): the same name, extension table and settings give
+# the same answer, so the next request only copies it. Keyed by the table's id, the
+# table itself kept in the entry and compared (a rebuilt table never matches).
+_RESULTS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_RESULTS_MAX = 4096
+
+
 @mime.hook("type_checker")
 def find_ct(r: Request) -> int:
     """Set r.content_type, content_encoding, content_languages, handler and filters."""
@@ -550,9 +558,56 @@ def find_ct(r: Request) -> int:
     if conf.use_path_info and r.path_info:
         fn = fn + r.path_info
     name = fn[fn.rfind("/") + 1:]
+    ctx = r.ctx
+    fresh = not r.content_type and r.content_languages is None and \
+        r.content_encoding is None and "mime_filters" not in ctx and \
+        "mime_input_filters" not in ctx
+    key = None
+    if fresh:
+        key = (name, id(lookup), conf.multimatch, conf.default_language)
+        hit = _RESULTS.get(key)
+        if hit is not None and hit[0] is lookup:
+            _, ct, langs, enc, handler, ifl, ofl, exceptions = hit
+            if ct:
+                r.content_type = ct
+            if langs is not None:
+                r.content_languages = list(langs)
+            if enc is not None:
+                r.content_encoding = enc
+            if handler is not None:
+                r.handler = handler
+            if ifl is not None:
+                ctx["mime_input_filters"] = list(ifl)
+            if ofl is not None:
+                ctx["mime_filters"] = list(ofl)
+            if exceptions is not None:
+                ctx["ap-mime-exceptions-list"] = list(exceptions)
+            return OK if ct else DECLINED
+    handler, warning = _find_ct(r, conf, lookup, name)
+    if key is not None and warning is None:
+        if len(_RESULTS) >= _RESULTS_MAX:
+            _RESULTS.clear()
+        langs = r.content_languages
+        exc = ctx.get("ap-mime-exceptions-list")
+        ifl = ctx.get("mime_input_filters")
+        ofl = ctx.get("mime_filters")
+        _RESULTS[key] = (lookup, r.content_type,
+                         tuple(langs) if langs is not None else None,
+                         r.content_encoding, handler,
+                         tuple(ifl) if ifl is not None else None,
+                         tuple(ofl) if ofl is not None else None,
+                         tuple(exc) if exc is not None else None)
+    return OK if r.content_type else DECLINED
+
+
+def _find_ct(r: Request, conf: MimeDirConfig, lookup: dict[str, Any], name: str
+             ) -> tuple[str | None, str | None]:
+    """mod_mime's find_ct on the request: (the handler it set, a warning it logged)."""
     ct = r.content_type
     plain = False                 # ct is a bare "type/subtype" from an entry
     charset = None
+    handler = None
+    warning = None
     if "." in name:
         exts = name.split(".")
         exceptions = [exts[0]]
@@ -588,7 +643,7 @@ def find_ct(r: Request) -> int:
                 enc = r.content_encoding
                 r.content_encoding = e.encoding if not enc else f"{enc}, {e.encoding}"
             if e.handler:
-                r.handler = e.handler
+                r.handler = handler = e.handler
                 if mm & MULTIMATCH_HANDLERS:
                     found = True
             if e.input_filters:
@@ -616,4 +671,4 @@ def find_ct(r: Request) -> int:
             r.content_type = ct
     if not r.content_languages and conf.default_language:
         r.content_languages = [conf.default_language]
-    return OK if r.content_type else DECLINED
+    return handler, warning

@@ -228,6 +228,8 @@ def _condition(ctx: IncludesFilter, expr: str, done: Callable[[bool], None]
             ctx.log(ERROR, str(e).format(expr=expr, file=fn))
             ctx.error()
             return
+        finally:
+            expr_mod.release(root)
         done(val)
 
     if not acc:
@@ -358,8 +360,9 @@ def _relative_ok(path: str) -> str | None:
 def _start_lookup_file(ctx: IncludesFilter, rel: str
                        ) -> tuple[Request, Awaitable[None] | None]:
     r = ctx.r
-    base = os.path.dirname(r.filename or "/")
-    return start_lookup_file(r, os.path.join(base, rel))
+    fn = r.filename or "/"
+    # the directory of the parsed file (with its slash) + the checked relative path
+    return start_lookup_file(r, fn[:fn.rfind("/") + 1] + rel)
 
 
 def _start_find(ctx: IncludesFilter, element: str, tag: str, val: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 STRING, RE, AND, OR, NOT, EQ, NE, RBRACE, LBRACE, GROUP, GE, LE, GT, LT, ACCESS = range(15)
 NAMES = ("STRING", "RE", "AND", "OR", "NOT", "EQ", "NE", "RBRACE", "LBRACE", "GROUP",
@@ -36,7 +36,6 @@ class Node:
     parent: Node | None = None
     done: bool = False
     val: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def get_ptoken(s: str, i: int, prev: int | None) -> tuple[Node | None, int]:
@@ -222,6 +221,19 @@ def _clone(nd: Node, parent: Node | None) -> Node:
     if nd.right is not None:
         c.right = _clone(nd.right, c)
     return c
+
+
+def release(root: Node | None) -> None:
+    """Unlink an evaluated copy's parent pointers: freed at once, not by the cyclic
+    garbage collector."""
+    todo = [root] if root is not None else []
+    while todo:
+        nd = todo.pop()
+        nd.parent = None
+        if nd.left is not None:
+            todo.append(nd.left)
+        if nd.right is not None:
+            todo.append(nd.right)
 
 
 def access_nodes(root: Node | None) -> list[Node]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import stat as stat_mod
 import traceback
 from collections import deque
@@ -216,30 +215,32 @@ def include_fixup(r: Request) -> int:
 class IncludesFilter:
     """One document being parsed (the filter's ctx). Elements get this object."""
 
+    # the state a new document starts with (class defaults: set per instance on change)
+    started = False
+    passthrough = False
+    flags = PRINTING | COND_TRUE
+    if_nesting = 0
+    no_exec = False
+    error_str = DEFAULT_ERROR_MSG
+    time_str = DEFAULT_TIME_FORMAT
+    echo_msg = DEFAULT_UNDEFINED_ECHO
+    re_state: tuple[str, str, int, Any] | None = None
+    parser: SSIParser | None = None
+    out_bytes = 0
+    busy = False
+    seen_eos = False
+    fed = False                          # the parser has seen part of the document
+
     def __init__(self, r: Request) -> None:
         self.r = r
-        self.started = False
-        self.passthrough = False
         conf: IncludeDirConfig = r.per_dir_config[include.index]
         # includes_setup: no 304 for a parsed document, unless XBitHack full with g+x
         # or SSILastModified on
-        if not self._xbit_full(r, conf) and conf.last_modified is not True:
+        if conf.last_modified is not True and not self._xbit_full(r, conf):
             r.no_local_copy = True
-        self.flags = PRINTING | COND_TRUE
-        self.if_nesting = 0
-        self.no_exec = False
-        self.error_str = DEFAULT_ERROR_MSG
-        self.time_str = DEFAULT_TIME_FORMAT
-        self.echo_msg = DEFAULT_UNDEFINED_ECHO
-        self.re_state: tuple[str, str, int, Any] | None = None
-        self.parser: SSIParser | None = None
         self.out: list[Any] = []
         self.events: deque[Any] = deque()
         self.inbox: deque[Any] = deque()
-        self.out_bytes = 0
-        self.busy = False
-        self.seen_eos = False
-        self.fed = False                 # the parser has seen part of the document
 
     @staticmethod
     def _xbit_full(r: Request, conf: IncludeDirConfig) -> bool:
@@ -404,7 +405,7 @@ class IncludesFilter:
                 if not self.fed and b.offset == 0 and b.length <= PARSE_CACHE_MAX_FILE \
                         and self._whole_file(b.length):
                     try:
-                        data = os.pread(b.fd, b.length, 0)
+                        data = b.pread(b.length, 0)
                     finally:
                         b.close()
                     if len(data) == b.length:
@@ -415,7 +416,7 @@ class IncludesFilter:
                 try:
                     off, left = b.offset, b.length
                     while left > 0:
-                        data = os.pread(b.fd, min(READ_CHUNK, left), off)
+                        data = b.pread(min(READ_CHUNK, left), off)
                         if not data:
                             break
                         off += len(data)
@@ -550,9 +551,9 @@ class IncludesFilter:
         for b in bb:
             if b is EOS or b is FLUSH:
                 continue
-            if b.__class__ is FileBucket and b.length <= SINK_READ_MAX:
+            if isinstance(b, FileBucket) and b.length <= SINK_READ_MAX:
                 # a small included file is read now, to join the text around it
-                data = os.pread(b.fd, b.length, b.offset) if b.length else b""
+                data = b.pread(b.length, b.offset) if b.length else b""
                 if len(data) == b.length:
                     b.close()
                     b = data
