@@ -415,16 +415,14 @@ def start_lookup_file(r: Request, filename: str
 
 def _new_sub(r: Request) -> Request:
     """make_sub_request + ap_set_sub_req_protocol: what Apache copies from the parent."""
-    sub = Request(r.connection, r.server, r.tree)
+    sub = Request(r.connection, r.server, r.tree, r.headers_in, r.request_time)
     sub.main = r
     sub.is_subrequest = True
     sub.the_request = r.the_request
     sub.protocol = r.protocol
     sub.proto_num = r.proto_num
-    sub.headers_in = r.headers_in
     sub.hostname = r.hostname
-    sub.request_time = r.request_time
-    sub.subprocess_env = dict(r.subprocess_env)
+    sub.subprocess_env = r.subprocess_env.copy()
     sub.user = r.user
     sub.ap_auth_type = r.ap_auth_type
     # header_only is False (the class default): a sub-request always makes its body
@@ -467,40 +465,19 @@ def _step_fixups(sub: Request) -> Any:
     return call_all(sub.tree.hooks.by_name["fixups"], sub)
 
 
-def _done_translate(sub: Request, rv: int) -> bool:
-    if rv == OK or rv == DONE:
-        return True
-    sub.status = 500 if rv == DECLINED else rv
-    return False
+# What each step accepts to go on; anything else is the sub-request's status (DECLINED
+# from translate_name: 500, no module mapped the URI).
+_GO_TRANSLATE = frozenset((OK, DONE))
+_GO_STORAGE = frozenset((OK, DECLINED, DONE))
+_GO_OK = frozenset((OK,))
+_GO_TYPES = frozenset((OK, DECLINED))
 
-
-def _done_storage(sub: Request, rv: int) -> bool:
-    if rv == OK or rv == DECLINED or rv == DONE:
-        return True
-    sub.status = rv
-    return False
-
-
-def _done_ok(sub: Request, rv: int) -> bool:
-    if rv == OK:
-        return True
-    sub.status = rv
-    return False
-
-
-def _done_types(sub: Request, rv: int) -> bool:
-    if rv == OK or rv == DECLINED:
-        return True
-    sub.status = rv
-    return False
-
-
-_SUB_STEPS: tuple[tuple[Any, Any], ...] = (
-    (_step_translate, _done_translate),
-    (_step_storage, _done_storage),
-    (check_access, _done_ok),
-    (_step_types, _done_types),
-    (_step_fixups, _done_ok),
+_SUB_STEPS: tuple[tuple[Any, frozenset[int]], ...] = (
+    (_step_translate, _GO_TRANSLATE),
+    (_step_storage, _GO_STORAGE),
+    (check_access, _GO_OK),
+    (_step_types, _GO_TYPES),
+    (_step_fixups, _GO_OK),
 )
 
 
@@ -522,11 +499,12 @@ def _sub_phases(sub: Request, first: int) -> Awaitable[None] | None:
 def _sub_steps(sub: Request, first: int) -> Awaitable[None] | None:
     try:
         for i in range(first, 5):
-            step, done = _SUB_STEPS[i]
+            step, go = _SUB_STEPS[i]
             rv = step(sub)
             if rv.__class__ is not int:
                 return _sub_phases_wait(sub, i, rv)
-            if not done(sub, rv):
+            if rv not in go:
+                sub.status = 500 if rv == DECLINED else rv
                 return None
     except WalkError as e:
         if e.log:
@@ -543,7 +521,10 @@ async def _sub_phases_wait(sub: Request, i: int, pending: Any) -> None:
             sub.log_error(e.level, e.log)
         sub.status = e.status
         return
-    if not _SUB_STEPS[i][1](sub, rv) or i == 4:
+    if rv not in _SUB_STEPS[i][1]:
+        sub.status = 500 if rv == DECLINED else rv
+        return
+    if i == 4:
         return
     aw = _sub_steps(sub, i + 1)
     if aw is not None:

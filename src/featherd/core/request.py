@@ -93,16 +93,17 @@ class Request:
     range_header: str | None = None
     is_subrequest = False
 
-    def __init__(self, connection: Any, server: ServerRec, tree: ServerConfigTree) -> None:
+    def __init__(self, connection: Any, server: ServerRec, tree: ServerConfigTree,
+                 headers_in: Headers | None = None, request_time: float = 0.0) -> None:
         self.connection = connection
         self.server = server
         self.tree = tree
-        self.headers_in = Headers()
+        self.headers_in = Headers() if headers_in is None else headers_in
         self.headers_out = Headers()
         self.err_headers_out = Headers()
         self.subprocess_env: dict[str, str] = {}
         self.notes: dict[str, str] = {}
-        self.request_time = time.time()
+        self.request_time = request_time or time.time()
         self.per_dir_config: list[Any] = server.lookup_defaults
         self.output_filters: list[Any] = []
         self.allowed_methods: set[str] = set()

@@ -467,9 +467,10 @@ class IncludesFilter:
         _parse_cache_bytes += len(data)
 
     def _event(self, ev: Any) -> Awaitable[None] | None:
-        if ev.__class__ is Tag:
+        cls = ev.__class__
+        if cls is Tag:
             return self._tag(ev)
-        if isinstance(ev, bytes):
+        if cls is bytes:
             if self.flags & PRINTING:
                 self.emit(ev)
             return None
@@ -477,6 +478,10 @@ class IncludesFilter:
             return None
         if isinstance(ev, Tag):
             return self._tag(ev)
+        if isinstance(ev, (bytes, bytearray, memoryview)):
+            if self.flags & PRINTING:
+                self.emit(bytes(ev))
+            return None
         if ev is UNFINISHED:
             self.log(ERROR, f"SSI directive was not properly finished at the end of parsed "
                             f"document {self.r.filename}")

@@ -183,11 +183,11 @@ def env_get(env: dict[str, str], name: str) -> str | None:
     v = env.get(name)
     if v is not None:
         return v
-    n = len(name)
     ln = name.lower()
-    for k, val in env.items():
-        if len(k) == n and k.lower() == ln:
-            return val
+    if ln in map(str.lower, env):              # (the scan in C; a miss is the rule)
+        for k, val in env.items():
+            if k.lower() == ln:
+                return val
     return None
 
 
@@ -195,12 +195,12 @@ def env_set(env: dict[str, str], name: str, value: str) -> None:
     if name in env:
         env[name] = value
         return
-    n = len(name)
     ln = name.lower()
-    for k in env:
-        if len(k) == n and k.lower() == ln:
-            env[k] = value
-            return
+    if ln in map(str.lower, env):
+        for k in env:
+            if k.lower() == ln:
+                env[k] = value
+                return
     env[name] = value
 
 
