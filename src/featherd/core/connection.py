@@ -11,15 +11,15 @@ order. Apache's connection rules:
 * ``KeepAliveTimeout`` while idle between requests; ``KeepAlive``,
   ``MaxKeepAliveRequests`` and the Keep-Alive header are decided per response in
   :mod:`featherd.filters.protocol` (ap_set_keepalive);
-* the request body (:class:`BodyReader`, the HTTP_IN filter): ``100 Continue`` at the
-  first read, ``LimitRequestBody`` (up front for a Content-Length, while reading for
+* the request body (:class:`~featherd.core.body.BodyReader`, the HTTP_IN filter):
+  ``100 Continue`` at the first read, ``LimitRequestBody`` (up front for a Content-Length, while reading for
   chunked bodies), and an unread body discarded before the next request;
 * lingering close (ap_lingering_close): our side is shut down, then whatever the
   client still sends is read and dropped for up to 2 s, so it gets the response
   instead of a reset;
-* output: the head and small bodies in one write; files bigger than INLINE_FILE_MAX
-  go out with ``os.sendfile`` on plain sockets (pread + write on TLS, or when
-  sendfile is not usable).
+* output (:class:`~featherd.core.output.ConnectionOutput`): the head and small bodies in
+  one write at the end of the loop's pass; files bigger than INLINE_FILE_MAX go out with
+  ``os.sendfile`` on plain sockets (pread + write on TLS, or when sendfile is not usable).
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ import struct
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from featherd.config.merge import UNSET
-from featherd.core.core_module import core
+from featherd.core.body import BodyReader
 from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, run_first_sync
 from featherd.core.http_request import handle, log_request, release_request
-from featherd.errors import HTTPError
+from featherd.core.output import ConnectionOutput
 from featherd.filters.buckets import FileBucket
 from featherd.http.parser import (
     NEED_DATA,
-    Data,
     ParseError,
     RequestHead,
     RequestParser,
@@ -51,150 +49,15 @@ if TYPE_CHECKING:
     from featherd.core.request import Request
     from featherd.core.worker import Worker
 
-INLINE_FILE_MAX = 256 * 1024       # files up to this size are read and sent with the head
-READ_CHUNK = 256 * 1024            # pread/write path for bigger files
-#: unsent bytes a socket may hold while a file is sent (TCP_NOTSENT_LOWAT): enough to keep
-#: the link busy (bytes in flight are not counted, so fast, distant clients are not held
-#: back), small enough that the data is still in the CPU caches when the kernel copies it
-#: (megabytes queued per connection halve the loopback throughput)
-SENDFILE_UNSENT = 128 * 1024
-_TCP_NOTSENT_LOWAT = getattr(socket, "TCP_NOTSENT_LOWAT", None)
-SENDFILE_CHUNK = 8 * 1024 * 1024   # at most this much per os.sendfile call
 READ_PAUSE = 1024 * 1024           # stop reading while this much input waits unconsumed
 LINGER_SECS = 2.0                  # SECONDS_TO_LINGER
 LINGER_MAX = 30.0                  # MAX_SECS_TO_LINGER
-CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER_RESET = struct.pack("ii", 1, 0)
-#: FEATHERD_NO_SENDFILE=1 forces the pread/write path (for measuring, or odd kernels)
-USE_SENDFILE = hasattr(os, "sendfile") and os.environ.get("FEATHERD_NO_SENDFILE") != "1"
 _conn_ids = itertools.count(1)
 ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
 
 
-def _limit_req_body(r: Request) -> int:
-    v = r.per_dir_config[core.index].limit_req_body
-    return 0 if v is UNSET or v is None else int(v)
-
-
-class BodyReader:
-    """The request body of the request being served (Apache's HTTP_IN filter)."""
-
-    __slots__ = ("chunked", "conn", "content_length", "done", "failed", "limit", "received",
-                 "rest", "sent_100", "started")
-    # failed: 0, or the status the body read failed with (repeated to later readers)
-
-    def __init__(self, conn: Connection, head: RequestHead) -> None:
-        self.conn = conn
-        self.content_length = head.content_length
-        self.chunked = head.chunked
-        self.done = False
-        self.failed = 0
-        self.limit = 0
-        self.received = 0
-        self.rest = b""
-        self.sent_100 = False
-        self.started = False
-
-    def _fail(self, status: int, log: str | None, r: Request | None = None,
-              level: int = ERROR) -> HTTPError:
-        """The body can't be read to its end: the connection must close."""
-        self.done = True
-        self.failed = status
-        self.conn.must_close = True
-        if log and r is not None:
-            r.log_error(level, log)
-        return HTTPError(status, None)
-
-    def check_limit(self, r: Request) -> int:
-        """LimitRequestBody against a known Content-Length before anything is read
-        (ap_setup_client_block / ap_discard_request_body): 413 or 0."""
-        if self.started or not self.too_large(r):
-            return 0
-        self.started = True
-        self._fail(413, f"Requested content-length of {self.content_length} is larger than "
-                        f"the configured limit of {_limit_req_body(r)}", r)
-        return 413
-
-    def too_large(self, r: Request) -> bool:
-        """A Content-Length above LimitRequestBody (known before reading anything)."""
-        limit = _limit_req_body(r)
-        cl = self.content_length
-        return bool(limit and cl is not None and cl > limit)
-
-    async def read(self, r: Request, want: int = -1) -> bytes:
-        """The next piece of the body (at most ``want`` bytes when > 0); b"" at its end.
-        Raises HTTPError(413/400/408) when the body can't be had."""
-        if self.rest:
-            data = self.rest
-            if 0 < want < len(data):
-                self.rest = data[want:]
-                return data[:want]
-            self.rest = b""
-            return data
-        if self.done:
-            if self.failed:
-                raise HTTPError(self.failed, None)
-            return b""
-        conn = self.conn
-        if not self.started:
-            self.started = True
-            self.limit = _limit_req_body(r)
-            cl = self.content_length
-            if self.limit and cl is not None and cl > self.limit:
-                raise self._fail(413, f"Requested content-length of {cl} is larger than the "
-                                      f"configured limit of {self.limit}", r)
-            if (r.expecting_100 and r.proto_num >= 1001 and not r.sent_headers
-                    and not conn.transport_closed):
-                # ap_http_filter: the client waits for this before sending the body
-                self.sent_100 = True
-                conn.write_now(CONTINUE_100)
-        parser = conn.parser
-        while True:
-            try:
-                ev = parser.next_event()
-            except ParseError as e:
-                raise self._fail(e.status, e.detail or e.log, r, INFO) from None
-            if isinstance(ev, Data):
-                data = ev.data
-                n = len(data)
-                self.received += n
-                conn.bytes_in += n
-                if self.limit and self.received > self.limit:
-                    raise self._fail(413, f"Read content-length of {self.received} is larger "
-                                          f"than the configured limit of {self.limit}", r)
-                if 0 < want < n:
-                    self.rest = data[want:]
-                    return data[:want]
-                return data
-            if ev is NEED_DATA:
-                if conn.transport_closed:
-                    conn.aborted = True
-                    raise self._fail(400, "client closed the connection while sending the "
-                                          "request body", r, INFO)
-                if not await conn.wait_data():
-                    raise self._fail(408, "(70007)The timeout specified has expired: error "
-                                          "reading the request body", r, INFO)
-                continue
-            # EndOfMessage (or PAUSED): the body is complete
-            self.done = True
-            return b""
-
-    async def discard(self, r: Request) -> bool:
-        """ap_discard_request_body: read and drop the rest; False if that failed."""
-        try:
-            while await self.read(r, -1):
-                pass
-        except HTTPError:
-            return False
-        return True
-
-    @property
-    def pending(self) -> bool:
-        """Some of the body may still be on its way."""
-        return not self.done or bool(self.rest)
-
-
-class Connection(asyncio.Protocol):
+class Connection(ConnectionOutput, asyncio.Protocol):
     """conn_rec plus the HTTP/1.1 engine for one socket."""
 
     #: a complete response waiting for the end of this event-loop pass (see send)
@@ -603,169 +466,6 @@ class Connection(asyncio.Protocol):
     def server_state_ok(self) -> bool:
         return not self.worker.stopping
 
-    # -- writing ------------------------------------------------------------------------
-    def send(self, r: Request, buckets: list[Any], done: bool) -> None:
-        """Write buckets (the head first); small files are read inline, big ones are
-        queued for :meth:`drain_response` (sendfile)."""
-        if self.transport_closed:
-            for b in buckets:
-                if isinstance(b, FileBucket):
-                    b.close()
-            return
-        out: list[Any] = []
-        n = 0
-        pending = self.pending
-        for b in buckets:
-            if isinstance(b, FileBucket):
-                if b.length <= INLINE_FILE_MAX and not pending:
-                    try:
-                        data = b.pread(b.length, b.offset) if b.length else b""
-                    finally:
-                        b.close()
-                    if len(data) != b.length:
-                        # the file shrank under us: what was promised can't be sent
-                        self._log(ERROR, f"File {b.path} changed while it was being sent")
-                        self.abort()
-                        return
-                    out.append(data)
-                    n += len(data)
-                else:
-                    if out:
-                        self.write_now(b"".join(out))
-                        out = []
-                    pending.append(b)
-                    n += b.length
-            elif pending:
-                pending.append(b)
-                n += len(b)
-            else:
-                out.append(b)
-                n += len(b)
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            if done and not pending:
-                # A finished response goes out at the end of this pass of the event loop,
-                # with whatever else this connection (pipelining) and the worker's other
-                # connections finish in the same pass: the client side is woken once for
-                # a batch, not once per response (Netty's flush consolidation). It costs
-                # no latency on an idle server: the pass ends right after this request.
-                wq = self._wq
-                if wq is None:
-                    self._wq = [data]
-                    self.worker.flush_later(self)
-                else:
-                    wq.append(data)
-            else:
-                self.write_now(data)
-        self.bytes_out += n
-
-    def write_now(self, data: bytes) -> None:
-        """Write to the transport now, after any response waiting for the loop pass."""
-        if self._wq is not None:
-            self.flush()
-        self.transport.write(data)
-
-    def flush(self) -> None:
-        """Hand the waiting responses to the transport (the worker calls this at the end
-        of the loop pass; anything that writes, closes or switches protocols first)."""
-        wq = self._wq
-        if wq is None:
-            return
-        self._wq = None
-        if not self.transport_closed:
-            self.transport.write(wq[0] if len(wq) == 1 else b"".join(wq))
-
-    async def drain_response(self, r: Request) -> None:
-        """Wait until every queued file has gone out and the socket has room."""
-        while self.pending and not self.transport_closed:
-            b = self.pending.pop(0)
-            if isinstance(b, FileBucket):
-                try:
-                    await self._send_file(b)
-                finally:
-                    b.close()
-            else:
-                self.write_now(b)
-                if self.paused_writing:
-                    await self._wait_writable()
-        for b in self.pending:
-            if isinstance(b, FileBucket):
-                b.close()
-        self.pending = []
-        if self.paused_writing and not self.transport_closed:
-            await self._wait_writable()
-
-    async def _wait_writable(self) -> None:
-        """Wait (up to TimeOut) until the transport's buffer went below its low mark."""
-        while self.paused_writing and not self.transport_closed:
-            self.write_waiter = self.loop.create_future()
-            self._set_timer(self.timeout)
-            try:
-                await self.write_waiter
-            finally:
-                self.write_waiter = None
-                self._cancel_timer()
-
-    async def _send_file(self, b: FileBucket) -> None:
-        self.flush()
-        off, left = b.offset, b.length
-        if self.sock_fd >= 0 and left > INLINE_FILE_MAX and USE_SENDFILE and b.fd >= 0:
-            sent = await self._sendfile(b.fd, off, left)
-            off += sent
-            left -= sent
-        while left > 0 and not self.transport_closed:
-            data = b.pread(min(READ_CHUNK, left), off)
-            if not data:
-                self._log(ERROR, f"File {b.path} changed while it was being sent")
-                self.abort()
-                return
-            self.transport.write(data)
-            off += len(data)
-            left -= len(data)
-            if self.paused_writing:
-                await self._wait_writable()
-
-    async def _sendfile(self, fd: int, off: int, left: int) -> int:
-        """os.sendfile straight to the socket once the transport's own buffer is empty;
-        returns the bytes sent (the caller writes any rest with pread/write)."""
-        transport = self.transport
-        if transport.get_write_buffer_size():
-            transport.set_write_buffer_limits(high=0, low=0)
-            try:
-                self.paused_writing = bool(transport.get_write_buffer_size())
-                await self._wait_writable()
-            finally:
-                transport.set_write_buffer_limits()
-            if self.transport_closed or transport.get_write_buffer_size():
-                return 0
-        try:
-            wfd = os.dup(self.sock_fd)   # the loop refuses add_writer on a transport's fd
-        except OSError:
-            self.sock_fd = -1
-            return 0
-        if not self.unsent_limited:
-            self.unsent_limited = True
-            limit_unsent(self.transport.get_extra_info("socket"))
-        pump = _SendfilePump(self, wfd, fd, off, left)
-        try:
-            if pump.run():
-                return pump.sent
-            # the socket is full: the rest is sent from the writer callback itself, each
-            # time the socket has room (no task switch per wake-up); TimeOut counts from
-            # the last progress
-            fut = pump.fut = self.write_waiter = self.loop.create_future()
-            self.loop.add_writer(wfd, pump.on_writable)
-            self._set_timer(self.timeout)
-            try:
-                await fut
-            finally:
-                self.loop.remove_writer(wfd)
-                self.write_waiter = None
-                self._cancel_timer()
-            return pump.sent
-        finally:
-            os.close(wfd)
-
     # -- closing -----------------------------------------------------------------------
     def close(self) -> None:
         """End the connection after what was written: lingering close on plain TCP."""
@@ -818,70 +518,6 @@ class Connection(asyncio.Protocol):
                 except (OSError, AttributeError):
                     pass
             self.transport.abort()
-
-
-def limit_unsent(sock: Any, limit: int = SENDFILE_UNSENT) -> bool:
-    """TCP_NOTSENT_LOWAT on a connection's socket (where the platform has it)."""
-    if _TCP_NOTSENT_LOWAT is None or sock is None:
-        return False
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, limit)
-    except (OSError, AttributeError):
-        return False
-    return True
-
-
-class _SendfilePump:
-    """os.sendfile of one file range to a non-blocking socket, a few calls at a time."""
-
-    __slots__ = ("conn", "fd", "fut", "left", "off", "sent", "wfd")
-
-    #: successful calls per turn, so that one big file does not hold the loop
-    TURN = 8
-
-    def __init__(self, conn: Connection, wfd: int, fd: int, off: int, left: int) -> None:
-        self.conn = conn
-        self.wfd = wfd
-        self.fd = fd
-        self.off = off
-        self.left = left
-        self.sent = 0
-        self.fut: asyncio.Future[None] | None = None
-
-    def run(self) -> bool:
-        """Send until the socket is full (False: wait for room) or the range is done,
-        the file ends early or the connection fails (True)."""
-        conn = self.conn
-        for _ in range(self.TURN):
-            if self.left <= 0 or conn.transport_closed:
-                return True
-            try:
-                n = os.sendfile(self.wfd, self.fd, self.off, min(self.left, SENDFILE_CHUNK))
-            except BlockingIOError:
-                return False
-            except (BrokenPipeError, ConnectionResetError) as e:
-                conn._log_lost(e)
-                conn.abort()
-                return True
-            except OSError:
-                conn.sock_fd = -1          # not usable here (e.g. odd fs): fall back
-                return True
-            if n == 0:
-                return True                # file shorter than promised: caller decides
-            self.sent += n
-            self.off += n
-            self.left -= n
-        return self.left <= 0             # else: the turn is over, the writer calls again
-
-    def on_writable(self) -> None:
-        fut = self.fut
-        if fut is None or fut.done():
-            return
-        if self.run():
-            if not fut.done():
-                fut.set_result(None)
-        else:
-            self.conn._set_timer(self.conn.timeout)
 
 
 #: id(base server) -> (base, main, TimeOut, KeepAliveTimeout, LimitRequestLine,

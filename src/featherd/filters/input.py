@@ -2,7 +2,7 @@
 
 Apache's content input filters (DEFLATE inflating a gzip'd body, XLATEIN, an
 ExtFilterDefine ``mode=input`` filter) sit between the HTTP_IN filter (the connection's
-:class:`~featherd.core.connection.BodyReader`) and ``r.read_body()``. They are added by
+:class:`~featherd.core.body.BodyReader`) and ``r.read_body()``. They are added by
 ``SetInputFilter`` and ``AddInputFilter`` (at insert-filter time, as core_insert_filter
 does) or by a module with :func:`add_input_filter`, and kept in ``r.input_filters``
 sorted by filter type, the first being the one the handler reads from.

@@ -26,6 +26,37 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from featherd.http.framing import (
+    _S_CHUNK_SIZE,
+    _S_DONE,
+    _S_EOM,
+    _S_ERROR,
+    _S_HEAD,
+    _S_LENGTH,
+    _S_TRAILERS,
+    BodyFraming,
+)
+from featherd.http.message import (
+    _DEFAULT_LIMIT_REQUEST_FIELDS,
+    _LOG_NAME_MAX_LEN,
+    _TOKEN,
+    _TOKEN_RE,
+    BAD_REQUEST_MESSAGE,
+    NEED_DATA,
+    PAUSED,
+    URI_TOO_LARGE_MESSAGE,
+    VERSION_MESSAGE,
+    Data,
+    EndOfMessage,
+    ParseError,
+    RequestHead,
+    _bad,
+    _check_field,
+    _field_too_long,
+    _header_error,
+    escape_logitem,
+)
+
 __all__ = [
     "NEED_DATA",
     "PAUSED",
@@ -38,174 +69,6 @@ __all__ = [
 ]
 
 
-class _Sentinel:
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-#: next_event(): more bytes are needed (or the peer closed between requests).
-NEED_DATA: Final = _Sentinel("NEED_DATA")
-#: next_event(): the current request is complete; call start_next() to go on.
-PAUSED: Final = _Sentinel("PAUSED")
-
-#: Apache's canned HTTP_BAD_REQUEST sentence (get_canned_error_string).
-BAD_REQUEST_MESSAGE: Final = "Your browser sent a request that this server could not understand."
-#: Apache's canned HTTP_REQUEST_URI_TOO_LARGE text (get_canned_error_string).
-URI_TOO_LARGE_MESSAGE: Final = (
-    "The requested URL's length exceeds the capacity\nlimit for this server.<br />\n"
-)
-FIELD_TOO_LARGE_NOTE: Final = "Size of a request header field exceeds server limit."
-TOO_MANY_FIELDS_NOTE: Final = "The number of request header fields exceeds this server's limit."
-VERSION_MESSAGE: Final = (
-    "The server does not support the HTTP protocol version used in the request."
-)
-
-_HEADERS_FAILED: Final = "AH00567: request failed: error reading the headers"
-_MAX_CONTENT_LENGTH: Final = 2**63 - 1
-_LOG_NAME_MAX_LEN: Final = 80  # protocol.c LOG_NAME_MAX_LEN
-_DEFAULT_LIMIT_REQUEST_FIELDS: Final = 100
-
-
-class ParseError(Exception):
-    """A request that must be refused.
-
-    ``status``: the HTTP status to send.  ``message``: the explanation for the
-    error page -- Apache's ``error-notes`` when Apache records some (an HTML
-    fragment, e.g. the LimitRequestFieldSize note with its ``<pre>`` block),
-    otherwise Apache's canned sentence for the status.  ``notes``: exactly
-    Apache's ``error-notes`` ("" when Apache sets none); an error page built as
-    ``get_canned_error_string(status) + notes`` is byte-identical to httpd's.
-    ``log``: a short error-log line like Apache's; ``detail``: the more
-    specific line Apache logs at info/debug level (may equal ``log``).
-    """
-
-    def __init__(
-        self, status: int, message: str, log: str = "", notes: str = "", detail: str = ""
-    ) -> None:
-        super().__init__(status, message, log)
-        self.status = status
-        self.message = message
-        self.log = log
-        self.notes = notes
-        self.detail = detail or log
-
-    def __str__(self) -> str:
-        return f"{self.status}: {self.detail or self.message}"
-
-
-class RequestHead:
-    """Request line and header fields of one request."""
-
-    __slots__ = (
-        "method",
-        "target",
-        "version",
-        "the_request",
-        "headers",
-        "content_length",
-        "chunked",
-        "keep_alive",
-        "expect_continue",
-        "header_bytes",
-    )
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        version: tuple[int, int],
-        the_request: str,
-        headers: list[tuple[str, str]],
-        content_length: int | None,
-        chunked: bool,
-        keep_alive: bool,
-        expect_continue: bool,
-        header_bytes: int,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
-        self.the_request = the_request
-        self.headers = headers
-        self.content_length = content_length
-        self.chunked = chunked
-        self.keep_alive = keep_alive
-        self.expect_continue = expect_continue
-        self.header_bytes = header_bytes
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """First value of header ``name`` (case-insensitive)."""
-        lname = name.lower()
-        for n, v in self.headers:
-            if n.lower() == lname:
-                return v
-        return default
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RequestHead):
-            return NotImplemented
-        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"RequestHead({self.the_request!r}, headers={self.headers!r}, "
-            f"content_length={self.content_length!r}, chunked={self.chunked!r}, "
-            f"keep_alive={self.keep_alive!r}, expect_continue={self.expect_continue!r}, "
-            f"header_bytes={self.header_bytes!r})"
-        )
-
-
-class Data:
-    """A piece of request body."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Data):
-            return NotImplemented
-        return self.data == other.data
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Data({self.data!r})"
-
-
-class EndOfMessage:
-    """End of the request body; ``trailers`` holds chunked trailer fields."""
-
-    __slots__ = ("trailers",)
-
-    def __init__(self, trailers: list[tuple[str, str]] | None = None) -> None:
-        self.trailers = trailers if trailers is not None else []
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, EndOfMessage):
-            return NotImplemented
-        return self.trailers == other.trailers
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"EndOfMessage({self.trailers!r})"
-
-
-# --------------------------------------------------------------------------
-# character classes (RFC 7230 token, field-content with obs-text)
-
-_TOKEN: Final = r"[-!#$%&'*+.^_`|~0-9A-Za-z]"
-_TOKEN_RE: Final = re.compile(_TOKEN + "+")
-_FIELD_VALUE_RE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # A whole header block (CRLFs already folded to LF, final line terminator
 # removed): every line is ``token ":" field-content``.
 _LF_BLOCK_RE: Final = re.compile(
@@ -225,142 +88,14 @@ _FAST_HEAD_RE: Final = re.compile(
 )
 _VERSION_RE: Final = re.compile(r"HTTP/([0-9])\.([0-9])")
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_CTL_BYTES_RE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
-_DIGITS: Final = "0123456789"
 _COMMON_METHODS: Final = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH")
 )
 
-# parser states
-_S_HEAD: Final = 0
-_S_LENGTH: Final = 1
-_S_CHUNK_SIZE: Final = 2
-_S_CHUNK_DATA: Final = 3
-_S_CHUNK_CRLF: Final = 4
-_S_TRAILERS: Final = 5
-_S_EOM: Final = 6  # head returned, no body: EndOfMessage next
-_S_DONE: Final = 7  # PAUSED until start_next()
-_S_ERROR: Final = 8
-
 _COMPACT_MIN: Final = 4096
-_CHUNK_SIZE_MAX_DIGITS: Final = 64
 
 
-def escape_html(s: str) -> str:
-    """ap_escape_html: escape ``<``, ``>``, ``&`` and ``"``."""
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
-    if '"' in s:
-        s = s.replace('"', "&quot;")
-    return s
-
-
-def _field_name(field: str) -> str:
-    """protocol.c field_name_len(): up to the ':' but at most 80 characters."""
-    end = field.find(":")
-    if end < 0 or end > _LOG_NAME_MAX_LEN:
-        return field[:_LOG_NAME_MAX_LEN]
-    return field[:end]
-
-
-_LOGITEM_SPECIAL: Final = {
-    8: "\\b",
-    9: "\\t",
-    10: "\\n",
-    11: "\\v",
-    13: "\\r",
-    34: '\\"',
-    92: "\\\\",
-}
-_LOGITEM_TABLE: Final = {
-    c: _LOGITEM_SPECIAL.get(c, f"\\x{c:02x}") for c in (*range(0x20), 34, 92, *range(0x7F, 0x100))
-}
-
-
-def escape_logitem(s: str) -> str:
-    """ap_escape_logitem: make client-supplied text safe for a log line."""
-    return s.translate(_LOGITEM_TABLE)
-
-
-def _bad(detail: str, log: str = "", notes: str = "") -> ParseError:
-    detail = escape_logitem(detail)
-    return ParseError(400, notes or BAD_REQUEST_MESSAGE, log or detail, notes, detail)
-
-
-def _header_error(detail: str, notes: str = "") -> ParseError:
-    detail = escape_logitem(detail)
-    return ParseError(400, notes or BAD_REQUEST_MESSAGE, _HEADERS_FAILED, notes, detail)
-
-
-def _field_too_long(field: str, what: str = "Request header") -> ParseError:
-    notes = (
-        FIELD_TOO_LARGE_NOTE + "<br />\n<pre>\n" + _field_name(escape_html(field)) + "\n</pre>\n"
-    )
-    name = _field_name(field)
-    detail = f"AH00561: {what} exceeds LimitRequestFieldSize" + (f": {name}" if name else "")
-    return _header_error(detail, notes)
-
-
-def _check_field(line: str, index: int, max_fields: int, max_size: int) -> tuple[str, str]:
-    """Validate one header (or trailer) line, in Apache's order of checks.
-
-    ``line`` has its line terminator removed.  Used for diagnosis and for
-    lines checked one at a time; the fast path validates whole blocks.
-    """
-    if len(line) > max_size:
-        raise _field_too_long(line[:max_size])
-    if max_fields and index >= max_fields:
-        raise _header_error(
-            "AH00563: Number of request headers exceeds LimitRequestFields",
-            TOO_MANY_FIELDS_NOTE,
-        )
-    if line[:1] in (" ", "\t"):
-        if index == 0:
-            raise _header_error("AH03442: Line folding encountered before first header line")
-        raise _header_error(
-            "Request header field folding (obs-fold) is not allowed: "
-            + line.lstrip(" \t")[:_LOG_NAME_MAX_LEN]
-        )
-    colon = line.find(":")
-    if colon < 0:
-        notes = (
-            "Request header field is missing ':' separator.<br />\n<pre>\n"
-            + escape_html(line)[:_LOG_NAME_MAX_LEN]
-            + "</pre>\n"
-        )
-        raise _header_error(
-            "AH00564: Request header field is missing ':' separator: " + line[:_LOG_NAME_MAX_LEN],
-            notes,
-        )
-    name = line[:colon]
-    if not _TOKEN_RE.fullmatch(name):
-        raise _header_error(
-            "AH02426: Request header field name is malformed: " + line[:_LOG_NAME_MAX_LEN]
-        )
-    value = line[colon + 1 :]
-    if not _FIELD_VALUE_RE.fullmatch(value):
-        raise _header_error(
-            "AH02430: Request header value is malformed: " + line[:_LOG_NAME_MAX_LEN]
-        )
-    return name, value.strip(" \t")
-
-
-def _split_list(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        if "," in v:
-            out.extend(p.strip(" \t") for p in v.split(","))
-        else:
-            out.append(v)
-    return out
-
-
-class RequestParser:
+class RequestParser(BodyFraming):
     """Incremental HTTP/1.x request parser (one per connection)."""
 
     __slots__ = (
@@ -806,181 +541,3 @@ class RequestParser:
         else:
             self._state = _S_EOM
         return head
-
-    @staticmethod
-    def _check_content_length(values: list[str]) -> int:
-        first: str | None = None
-        for v in _split_list(values):
-            if not v or v.strip(_DIGITS):
-                raise _bad(f"AH01587: Invalid Content-Length '{v[:_LOG_NAME_MAX_LEN]}'")
-            v = v.lstrip("0") or "0"
-            if first is None:
-                first = v
-            elif v != first:
-                raise _bad("request failed: conflicting Content-Length values")
-        assert first is not None
-        if len(first) > 19 or int(first) > _MAX_CONTENT_LENGTH:
-            raise _bad(f"AH01587: Invalid Content-Length '{first[:_LOG_NAME_MAX_LEN]}'")
-        return int(first)
-
-    @staticmethod
-    def _check_transfer_encoding(values: list[str], method: str, target: str) -> bool:
-        codings = [c.lower() for c in _split_list(values) if c]
-        if codings == ["chunked"]:
-            return True
-        te = ", ".join(values)
-        if "chunked" in codings and (codings[-1] != "chunked" or codings.count("chunked") > 1):
-            # chunked applied twice, or not the final coding (RFC 7230 3.3.3)
-            raise _bad(
-                f"AH02539: client sent unknown Transfer-Encoding ({te[:_LOG_NAME_MAX_LEN]}): "
-                f"{target[:_LOG_NAME_MAX_LEN]}"
-            )
-        if not codings:
-            raise _bad("request failed: empty Transfer-Encoding")
-        message = f"{escape_html(method)} to {escape_html(target.split('?', 1)[0])} not supported."
-        raise ParseError(
-            501,
-            message,
-            f"AH01585: Unknown Transfer-Encoding: {escape_logitem(te[:_LOG_NAME_MAX_LEN])}",
-        )
-
-    # ----------------------------------------------------------- bodies
-
-    def _consume(self, pos: int) -> None:
-        buf = self._buf
-        if pos == len(buf):
-            buf.clear()
-            pos = 0
-        elif pos >= 65536 and pos * 2 >= len(buf):
-            del buf[:pos]
-            pos = 0
-        self._pos = pos
-
-    def _next_length(self) -> Data | EndOfMessage | object:
-        buf = self._buf
-        pos = self._pos
-        avail = len(buf) - pos
-        if avail <= 0:
-            if self._eof:
-                raise _bad("request failed: client closed connection before the body was complete")
-            return NEED_DATA
-        take = self._remaining
-        if take > avail:
-            take = avail
-        if pos == 0 and take == avail:
-            data = bytes(buf)
-        else:
-            data = bytes(buf[pos : pos + take])
-        self._consume(pos + take)
-        self._remaining -= take
-        if not self._remaining:
-            self._state = _S_EOM
-        return Data(data)
-
-    def _next_chunked(self) -> Data | EndOfMessage | object:
-        buf = self._buf
-        st = self._state
-        while True:
-            pos = self._pos
-            if st == _S_CHUNK_DATA:
-                avail = len(buf) - pos
-                if avail <= 0:
-                    break
-                take = self._remaining
-                if take > avail:
-                    take = avail
-                data = bytes(buf[pos : pos + take])
-                self._remaining -= take
-                if not self._remaining:
-                    self._state = _S_CHUNK_CRLF
-                self._consume(pos + take)
-                return Data(data)
-            if st == _S_CHUNK_CRLF:
-                n = len(buf)
-                if pos >= n:
-                    break
-                c = buf[pos]
-                if c == 10:
-                    pos += 1
-                elif c == 13:
-                    if pos + 1 >= n:
-                        break
-                    if buf[pos + 1] != 10:
-                        raise _bad("AH01590: Error reading chunk: missing CRLF after chunk data")
-                    pos += 2
-                else:
-                    raise _bad("AH01590: Error reading chunk: missing CRLF after chunk data")
-                self._consume(pos)
-                self._scan = self._pos
-                st = self._state = _S_CHUNK_SIZE
-                continue
-            if st == _S_CHUNK_SIZE:
-                scan = self._scan
-                lf = buf.find(b"\n", scan if scan > pos else pos)
-                max_line = _CHUNK_SIZE_MAX_DIGITS + 2 + self.max_chunk_ext
-                if lf < 0:
-                    if len(buf) - pos > max_line:
-                        raise _bad("AH01590: Error reading chunk: chunk-size line too long")
-                    self._scan = len(buf)
-                    break
-                end = lf - 1 if lf > pos and buf[lf - 1] == 13 else lf
-                self._remaining = self._parse_chunk_size(bytes(buf[pos:end]))
-                self._consume(lf + 1)
-                if self._remaining:
-                    st = self._state = _S_CHUNK_DATA
-                else:
-                    st = self._state = _S_TRAILERS
-                    self._scan = self._pos
-                continue
-            # _S_TRAILERS
-            scan = self._scan
-            lf = buf.find(b"\n", scan if scan > pos else pos)
-            max_size = self.limit_request_fieldsize
-            if lf < 0:
-                self._scan = len(buf)
-                pending = len(buf) - pos
-                if pending > max_size + 1 or (pending == max_size + 1 and buf[-1] != 13):
-                    raise _field_too_long(buf[pos : pos + max_size].decode("latin-1"))
-                break
-            end = lf - 1 if lf > pos and buf[lf - 1] == 13 else lf
-            line = buf[pos:end].decode("latin-1")
-            self._consume(lf + 1)
-            self._scan = self._pos
-            if not line:
-                self._state = _S_DONE
-                trailers = self._trailers
-                self._trailers = []
-                return EndOfMessage(trailers)
-            self._trailers.append(
-                _check_field(
-                    line,
-                    len(self._trailers),
-                    self.limit_request_fields,
-                    max_size,
-                )
-            )
-        if self._eof:
-            raise _bad("request failed: client closed connection before the body was complete")
-        return NEED_DATA
-
-    def _parse_chunk_size(self, line: bytes) -> int:
-        semi = line.find(b";")
-        if semi >= 0:
-            ext = line[semi:]
-            if len(ext) > self.max_chunk_ext:
-                raise _bad("AH01590: Error reading chunk: chunk extension too long")
-            if _CTL_BYTES_RE.search(ext):
-                raise _bad("AH01590: Error reading chunk: invalid chunk extension")
-            line = line[:semi]
-        size = line.rstrip(b" \t")  # BWS before the extension
-        if not size or size.translate(None, _HEX_DIGITS):
-            raise _bad(
-                "AH01590: Error reading chunk: invalid chunk size "
-                f"'{size[:_LOG_NAME_MAX_LEN].decode('latin-1')}'"
-            )
-        if len(size) > _CHUNK_SIZE_MAX_DIGITS:
-            raise _bad("AH01590: Error reading chunk: chunk size too long")
-        value = int(size, 16)
-        if value > _MAX_CONTENT_LENGTH:
-            raise _bad("AH01590: Error reading chunk: chunk size overflow")
-        return value

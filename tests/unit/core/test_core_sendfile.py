@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from featherd.core import connection
-from featherd.core.connection import _SendfilePump, limit_unsent
+from featherd.core import output
+from featherd.core.output import _SendfilePump, limit_unsent
 
 
 @pytest.fixture
@@ -55,11 +55,11 @@ class FakeConn:
 def test_unsent_bytes_are_bounded_on_tcp(tcp_pair: tuple[socket.socket, socket.socket]
                                          ) -> None:
     srv, _ = tcp_pair
-    if connection._TCP_NOTSENT_LOWAT is None:
+    if output._TCP_NOTSENT_LOWAT is None:
         pytest.skip("no TCP_NOTSENT_LOWAT on this platform")
     assert limit_unsent(srv)
-    assert srv.getsockopt(socket.IPPROTO_TCP, connection._TCP_NOTSENT_LOWAT) == \
-        connection.SENDFILE_UNSENT
+    assert srv.getsockopt(socket.IPPROTO_TCP, output._TCP_NOTSENT_LOWAT) == \
+        output.SENDFILE_UNSENT
 
 
 def test_no_socket_no_limit() -> None:

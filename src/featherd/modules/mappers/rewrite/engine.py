@@ -93,7 +93,7 @@ class RewriteCtx:
             self.tracer(r, "log", level=level, text=text, perdir=pd)
         if level > self.file_level and level > self.err_level:
             return
-        from featherd.http.parser import escape_logitem
+        from featherd.http.message import escape_logitem
 
         conn = r.connection
         redir = 0
