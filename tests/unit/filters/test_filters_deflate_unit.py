@@ -16,7 +16,8 @@ from featherd.errors import ConfigError
 from featherd.http.headers import Headers
 from featherd.modules import builtin_modules
 from featherd.modules.filters import mod_deflate as md
-from featherd.modules.filters.mod_deflate import (
+from featherd.modules.filters.mod_deflate.codings import (
+    DEFAULT_LEVELS,
     Compressor,
     Decompressor,
     choose_coding,
@@ -85,7 +86,7 @@ def test_window_and_memlevel_reach_zlib() -> None:
 @pytest.mark.parametrize("coding", ["br", "zstd"])
 def test_br_and_zstd_streams(coding: str) -> None:
     data = b"line of text\n" * 3000
-    c = Compressor(coding, md.DEFAULT_LEVELS[coding], 15, 9)
+    c = Compressor(coding, DEFAULT_LEVELS[coding], 15, 9)
     out = c.compress(data[:5000]) + c.flush() + c.compress(data[5000:]) + c.finish()
     if coding == "br":
         assert brotli.decompress(out) == data

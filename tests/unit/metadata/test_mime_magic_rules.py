@@ -11,19 +11,17 @@ from importlib import resources
 
 import pytest
 
-from featherd.modules.metadata.mod_mime_magic import (
+from featherd.modules.metadata.mod_mime_magic import rsl_to_type
+from featherd.modules.metadata.mod_mime_magic.matcher import ascmagic, is_tar, softmagic
+from featherd.modules.metadata.mod_mime_magic.parser import (
     BELONG,
     BYTE,
     INDIR,
     SHORT,
     STRING,
     UNSIGNED,
-    ascmagic,
-    is_tar,
     parse_line,
     parse_magic,
-    rsl_to_type,
-    softmagic,
     strtol,
 )
 

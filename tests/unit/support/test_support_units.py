@@ -8,8 +8,11 @@ import time
 
 import pytest
 
-from featherd.support import ab, check_forensic, featherctl, log_server_status, logresolve
+from featherd.support import check_forensic, featherctl, log_server_status, logresolve
 from featherd.support import rotatelogs as rl
+from featherd.support.ab.client import Metrics
+from featherd.support.ab.options import Fatal, Options, parse_args, parse_url
+from featherd.support.ab.report import times_table
 
 
 def _cfg(*args: str) -> rl.Config:
@@ -86,10 +89,10 @@ def test_logresolve_double_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_ab_table_and_percentiles() -> None:
-    o = ab.Options(requests=4, concurrency=1)
-    m = ab.Metrics(done=4, stats=[(0.0, 1000, 3000, 1500), (0.0, 0, 2000, 1000),
-                                  (0.0, 2000, 10000, 4000), (0.0, 1000, 5000, 2000)])
-    t = ab.times_table(o, m)
+    o = Options(requests=4, concurrency=1)
+    m = Metrics(done=4, stats=[(0.0, 1000, 3000, 1500), (0.0, 0, 2000, 1000),
+                               (0.0, 2000, 10000, 4000), (0.0, 1000, 5000, 2000)])
+    t = times_table(o, m)
     lines = t.splitlines()
     assert lines[1] == "Connection Times (ms)"
     assert lines[2] == "              min  mean[+/-sd] median   max"
@@ -98,22 +101,22 @@ def test_ab_table_and_percentiles() -> None:
     assert "Percentage of the requests served within a certain time (ms)" in t
     assert "  50%      5" in t and " 100%     10 (longest request)" in t
     o.confidence = False
-    assert "              min   avg   max\nConnect:        0     1    2\n" in ab.times_table(o, m)
+    assert "              min   avg   max\nConnect:        0     1    2\n" in times_table(o, m)
 
 
 def test_ab_args_and_request() -> None:
-    o = ab.parse_args(["-n", "10", "-c", "2", "-k", "-C", "a=b", "-H", "X-A: 1",
-                       "-A", "u:p", "http://h.example:8080/p?q"], "ab")
-    t = ab.parse_url(o)
+    o = parse_args(["-n", "10", "-c", "2", "-k", "-C", "a=b", "-H", "X-A: 1",
+                    "-A", "u:p", "http://h.example:8080/p?q"], "ab")
+    t = parse_url(o)
     assert t.request == (b"GET /p?q HTTP/1.0\r\nConnection: Keep-Alive\r\nCookie: a=b\r\n"
                          b"Authorization: Basic dTpw\r\nX-A: 1\r\nHost: h.example:8080\r\n"
                          b"User-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n")
-    o = ab.parse_args(["-i", "-X", "proxy:3128", "http://h/"], "ab")
-    t = ab.parse_url(o)
+    o = parse_args(["-i", "-X", "proxy:3128", "http://h/"], "ab")
+    t = parse_url(o)
     assert t.request.startswith(b"HEAD http://h/ HTTP/1.0\r\n")
     assert (t.connect_host, t.connect_port) == ("proxy", 3128)
-    with pytest.raises(ab.Fatal):
-        ab.parse_url(ab.parse_args(["http://h"], "ab"))
+    with pytest.raises(Fatal):
+        parse_url(parse_args(["http://h"], "ab"))
 
 
 def test_check_forensic_logic() -> None:

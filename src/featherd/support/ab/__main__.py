@@ -1,0 +1,5 @@
+"""``python -m featherd.support.ab``: run featherd-ab."""
+
+from featherd.support.ab import main
+
+raise SystemExit(main())
