@@ -11,8 +11,9 @@ parsed once per distinct content (the parse cache below); elements (elements.py)
 order: config, echo, exec (mod_cgi's), fsize, flastmod, include (file= and virtual=,
 through sub-requests whose output is spliced in at the element), printenv, set,
 if / elif / else / endif (expr.py), and 2.4's comment; values.py holds the encodings,
-times and variables. Elements that wait (sub-requests, programs) make the filter finish
-the document in a task; the handler's completion waits for it (``r.ctx["filter_waits"]``).
+times and variables, config.py the directives. Elements that wait (sub-requests,
+programs) make the filter finish the document in a task; the handler's completion waits
+for it (``r.ctx["filter_waits"]``).
 Output is held until the end (or 64 KiB), so a small page leaves in one write. The
 response loses the file's Content-Length, ETag (unless SSIETag on) and Last-Modified
 (unless XBitHack full or SSILastModified on), as Apache's does.
@@ -26,20 +27,26 @@ import stat as stat_mod
 import traceback
 from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from featherd.config.directives import ArgSpec, Context, Override
-from featherd.config.merge import UNSET
 from featherd.core.core_module import core, options
 from featherd.core.eager import start_eager
 from featherd.core.hooks import DECLINED, REALLY_LAST
-from featherd.core.module import Module
-from featherd.errors import DirectiveError, HTTPError
+from featherd.errors import HTTPError
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len
 from featherd.filters.chain import FTYPE_RESOURCE, add_output_filter
 from featherd.filters.protocol import protocol_stage
 from featherd.modules.filters.include import expr as expr_mod
+from featherd.modules.filters.include.config import (
+    DEFAULT_END_SEQUENCE,
+    DEFAULT_ERROR_MSG,
+    DEFAULT_START_SEQUENCE,
+    DEFAULT_UNDEFINED_ECHO,
+    IncludeDirConfig,
+    IncludeServerConfig,
+    _v,
+    include,
+)
 from featherd.modules.filters.include.elements import COND_TRUE, ELEMENTS, PRINTING
 from featherd.modules.filters.include.parser import (
     TAG_START,
@@ -58,14 +65,9 @@ from featherd.modules.filters.include.values import (
 from featherd.modules.generators import cgi_env
 
 if TYPE_CHECKING:
-    from featherd.config.parser import CmdParms
     from featherd.core.request import Request
 
 ERROR, WARN, INFO, DEBUG = 3, 4, 6, 7
-DEFAULT_START_SEQUENCE = "<!--#"
-DEFAULT_END_SEQUENCE = "-->"
-DEFAULT_ERROR_MSG = "[an error occurred while processing this directive]"
-DEFAULT_UNDEFINED_ECHO = "(none)"
 INCLUDES_MAGIC_TYPES = ("text/x-server-parsed-html", "text/x-server-parsed-html3")
 FLUSH_AT = 65536                 # pending output passed on past this (httpd's core
 #                                  output filter sets aside as much before writing)
@@ -80,104 +82,6 @@ PARSE_CACHE_BUDGET = 16 * 1024 * 1024     # bytes of documents kept, per worker
 SINK_READ_MAX = 65536            # included files up to this size are read, not passed on
 _PARSE_CACHE: dict[tuple[bytes, bytes, bytes], tuple[tuple[Any, ...], bytes, bool]] = {}
 _parse_cache_bytes = 0
-
-
-@dataclass(slots=True)
-class IncludeDirConfig:
-    error_msg: Any = UNSET        # SSIErrorMsg
-    time_fmt: Any = UNSET         # SSITimeFormat
-    undefined_echo: Any = UNSET   # SSIUndefinedEcho
-    xbithack: Any = UNSET         # XBitHack off|on|full
-    etag: Any = UNSET             # SSIETag
-    last_modified: Any = UNSET    # SSILastModified
-    legacy_expr: Any = UNSET      # SSILegacyExprParser
-
-
-@dataclass(slots=True)
-class IncludeServerConfig:
-    start_tag: Any = UNSET        # SSIStartTag
-    end_tag: Any = UNSET          # SSIEndTag
-
-
-include = Module("include_module", "mod_include.c", dir_config=IncludeDirConfig,
-                 server_config=IncludeServerConfig,
-                 description="Server-parsed html documents (Server Side Includes)")
-
-
-@include.directive("XBitHack", args=ArgSpec.TAKE1, context=Context.ALL_DIR,
-                   override=Override.OPTIONS, syntax="XBitHack on|off|full",
-                   help="Off, On, or Full")
-def xbithack(cmd: CmdParms, conf: IncludeDirConfig, v: str) -> None:
-    lv = v.lower()
-    if lv not in ("off", "on", "full"):
-        raise DirectiveError("XBitHack must be set to Off, On, or Full")
-    conf.xbithack = lv
-
-
-@include.directive("SSIErrorMsg", args=ArgSpec.TAKE1, context=Context.ALL_DIR,
-                   override=Override.ALL, syntax="SSIErrorMsg message", help="a string")
-def ssi_error_msg(cmd: CmdParms, conf: IncludeDirConfig, msg: str) -> None:
-    conf.error_msg = msg
-
-
-@include.directive("SSITimeFormat", args=ArgSpec.TAKE1, context=Context.ALL_DIR,
-                   override=Override.ALL, syntax="SSITimeFormat formatstring",
-                   help="a strftime(3) formatted string")
-def ssi_time_format(cmd: CmdParms, conf: IncludeDirConfig, fmt: str) -> None:
-    conf.time_fmt = fmt
-
-
-@include.directive("SSIUndefinedEcho", args=ArgSpec.TAKE1, context=Context.ALL_DIR,
-                   override=Override.ALL, syntax="SSIUndefinedEcho string",
-                   help="String to be displayed if an echoed variable is undefined")
-def ssi_undefined_echo(cmd: CmdParms, conf: IncludeDirConfig, msg: str) -> None:
-    conf.undefined_echo = msg
-
-
-def _no_space(name: str, tag: str) -> str:
-    if any(c.isspace() for c in tag):
-        raise DirectiveError(f"{name} may not contain any whitespaces")
-    if not tag:
-        raise DirectiveError(f"{name} must not be empty")
-    return tag
-
-
-@include.directive("SSIStartTag", args=ArgSpec.TAKE1, context=Context.RSRC,
-                   syntax="SSIStartTag tag", help="SSI Start String Tag")
-def ssi_start_tag(cmd: CmdParms, conf: IncludeServerConfig, tag: str) -> None:
-    conf.start_tag = _no_space("SSIStartTag", tag)
-
-
-@include.directive("SSIEndTag", args=ArgSpec.TAKE1, context=Context.RSRC,
-                   syntax="SSIEndTag tag", help="SSI End String Tag")
-def ssi_end_tag(cmd: CmdParms, conf: IncludeServerConfig, tag: str) -> None:
-    conf.end_tag = _no_space("SSIEndTag", tag)
-
-
-@include.directive("SSIETag", args=ArgSpec.FLAG, context=Context.DIR_HTACCESS,
-                   override=Override.ALL, syntax="SSIETag on|off",
-                   help="Whether ETags should be generated by the server (2.2.15 and later)")
-def ssi_etag(cmd: CmdParms, conf: IncludeDirConfig, on: bool) -> None:
-    conf.etag = on
-
-
-@include.directive("SSILastModified", args=ArgSpec.FLAG, context=Context.DIR_HTACCESS,
-                   override=Override.ALL, syntax="SSILastModified on|off",
-                   help="Whether Last-Modified headers should be generated by the server")
-def ssi_last_modified(cmd: CmdParms, conf: IncludeDirConfig, on: bool) -> None:
-    conf.last_modified = on
-
-
-@include.directive("SSILegacyExprParser", args=ArgSpec.FLAG, context=Context.DIR_HTACCESS,
-                   override=Override.ALL, syntax="SSILegacyExprParser on|off",
-                   help="Whether to use the old (2.2) expression syntax in #if (featherd "
-                        "always does: the 2.2 syntax is its default)")
-def ssi_legacy_expr(cmd: CmdParms, conf: IncludeDirConfig, on: bool) -> None:
-    conf.legacy_expr = on
-
-
-def _v(v: Any, default: Any) -> Any:
-    return default if v is UNSET else v
 
 
 # --- hooks: when the filter applies ----------------------------------------------------------
