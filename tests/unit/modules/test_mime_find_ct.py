@@ -16,12 +16,8 @@ from featherd.core.hooks import DECLINED, OK
 from featherd.core.request import Request
 from featherd.filters.chain import insert_filters
 from featherd.modules import builtin_modules
-from featherd.modules.http.mod_mime import (
-    DIR_MAGIC_TYPE,
-    analyze_ct,
-    find_ct,
-    finish_ct,
-)
+from featherd.modules.http.content_type import analyze_ct, finish_ct
+from featherd.modules.http.mod_mime import DIR_MAGIC_TYPE, find_ct
 
 CONF = """
 AddLanguage en .en
