@@ -14,6 +14,7 @@ from featherd.config.merge import UNSET
 from featherd.core.config import ServerConfigTree, load_config
 from featherd.errors import ConfigError
 from featherd.modules import builtin_modules
+from featherd.modules.aaa import authnz_ldap_search as search
 from featherd.modules.aaa import ldap_cache
 from featherd.modules.aaa import mod_authnz_ldap as az
 from featherd.modules.aaa import mod_ldap as ul
@@ -31,19 +32,19 @@ def dir_conf(tree: ServerConfigTree, mod: Any, i: int = 0) -> Any:
 
 # --- AuthLDAPURL --------------------------------------------------------------------------------
 def test_parse_url_fields_and_defaults() -> None:
-    u = az.parse_ldap_url("ldap://ldap1.airius.com:389/ou=People, o=Airius?uid?sub?(objectClass=*)")
+    u = search.parse_ldap_url("ldap://ldap1.airius.com:389/ou=People, o=Airius?uid?sub?(objectClass=*)")
     assert (u.host, u.port, u.basedn, u.attribute, u.scope, u.filter, u.secure) == \
-        ("ldap1.airius.com:389", 389, "ou=People, o=Airius", "uid", az.SCOPE_SUB,
+        ("ldap1.airius.com:389", 389, "ou=People, o=Airius", "uid", search.SCOPE_SUB,
          "objectClass=*", -1)
-    u = az.parse_ldap_url("ldap://ldap1.airius.com ldap2.airius.com/ou=People, o=Airius")
+    u = search.parse_ldap_url("ldap://ldap1.airius.com ldap2.airius.com/ou=People, o=Airius")
     assert u.host == "ldap1.airius.com ldap2.airius.com" and u.attribute == "uid"
     assert u.filter == "objectclass=*" and u.attributes is None
-    u = az.parse_ldap_url("ldap:///o=Airius?cn,mail,telephoneNumber?one?qpagePagerID=*")
+    u = search.parse_ldap_url("ldap:///o=Airius?cn,mail,telephoneNumber?one?qpagePagerID=*")
     assert u.host == "localhost" and u.attributes == ["cn", "mail", "telephoneNumber"]
-    assert u.attribute == "cn" and u.scope == az.SCOPE_ONE and u.filter == "qpagePagerID=*"
-    u = az.parse_ldap_url("ldaps://h/o=A%20B?uid?base?(%26(a=1)(b=2))")
+    assert u.attribute == "cn" and u.scope == search.SCOPE_ONE and u.filter == "qpagePagerID=*"
+    u = search.parse_ldap_url("ldaps://h/o=A%20B?uid?base?(%26(a=1)(b=2))")
     assert u.secure == ul.SSL_MODE and u.basedn == "o=A B"
-    assert u.scope == az.SCOPE_SUB            # base scope is searched as sub
+    assert u.scope == search.SCOPE_SUB            # base scope is searched as sub
     assert u.filter == "&(a=1)(b=2)"
 
 
@@ -56,7 +57,7 @@ def test_parse_url_fields_and_defaults() -> None:
 ])
 def test_parse_url_errors(url: str, err: str) -> None:
     with pytest.raises(ValueError, match=err.replace("(", r"\(").replace("[", r"\[")):
-        az.parse_ldap_url(url)
+        search.parse_ldap_url(url)
 
 
 def _req(tree: Any = None, **headers: str) -> Any:
@@ -64,16 +65,16 @@ def _req(tree: Any = None, **headers: str) -> Any:
 
 
 def test_build_filter_escapes_and_limits() -> None:
-    u = az.parse_ldap_url("ldap://h/o=A?cn?sub?(posixid=*)")
-    assert az.build_filter(_req(), "Babs Jenson", None, u) == "(&(posixid=*)(cn=Babs Jenson))"
-    assert az.build_filter(_req(), "a*(b)\\c", None, u) == \
+    u = search.parse_ldap_url("ldap://h/o=A?cn?sub?(posixid=*)")
+    assert search.build_filter(_req(), "Babs Jenson", None, u) == "(&(posixid=*)(cn=Babs Jenson))"
+    assert search.build_filter(_req(), "a*(b)\\c", None, u) == \
         "(&(posixid=*)(cn=a\\2a\\28b\\29\\5cc))"
-    assert az.build_filter(_req(), "x", "&(cell=*)(department=marketing)", u) == \
+    assert search.build_filter(_req(), "x", "&(cell=*)(department=marketing)", u) == \
         "(&(&(cell=*)(department=marketing))(cn=x))"
-    long = az.build_filter(_req(), "u" * 9000, None, u)
-    assert len(long) < az.FILTER_LENGTH and not long.endswith("))")
+    long = search.build_filter(_req(), "u" * 9000, None, u)
+    assert len(long) < search.FILTER_LENGTH and not long.endswith("))")
     # the client's bytes reach the server as they are (UTF-8 here)
-    assert az.build_filter(_req(), "jÃ¼rgen", None, u).endswith("(cn=jürgen))")
+    assert search.build_filter(_req(), "jÃ¼rgen", None, u).endswith("(cn=jürgen))")
 
 
 def test_charset_conversion(tmp_path: Path) -> None:
@@ -81,10 +82,10 @@ def test_charset_conversion(tmp_path: Path) -> None:
                                            "utf-8 UTF-8\n")
     tree = tree_of(tmp_path, f"AuthLDAPCharsetConfig {tmp_path}/charset.conv\n")
     raw = "j\xfcrgen"                          # ISO-8859-1 bytes, decoded as latin-1
-    assert az.convert_user(_req(tree, **{"Accept-Language": "de-AT, en"}), raw) == "jürgen"
-    assert az.convert_user(_req(tree, **{"Accept-Language": "fr"}), raw) == "j\ufffdrgen"
+    assert search.convert_user(_req(tree, **{"Accept-Language": "de-AT, en"}), raw) == "jürgen"
+    assert search.convert_user(_req(tree, **{"Accept-Language": "fr"}), raw) == "j\ufffdrgen"
     sjis = "日本".encode("shift_jis").decode("latin-1")
-    assert az.convert_user(_req(tree, **{"Accept-Language": "ja;q=1"}), sjis) == "日本"
+    assert search.convert_user(_req(tree, **{"Accept-Language": "ja;q=1"}), sjis) == "日本"
     (tmp_path / "nou.conv").write_text("de ISO-8859-1\n")
     with pytest.raises(ConfigError, match="could not find the UTF-8 charset in the file"):
         tree_of(tmp_path, f"AuthLDAPCharsetConfig {tmp_path}/nou.conv\n")
@@ -93,9 +94,9 @@ def test_charset_conversion(tmp_path: Path) -> None:
 
 
 def test_attribute_pairs() -> None:
-    assert az._attribute_pairs('city="San Jose" status=active') == \
+    assert search.attribute_pairs('city="San Jose" status=active') == \
         [("city", "San Jose"), ("status", "active")]
-    assert az._attribute_pairs("employeeType=active") == [("employeeType", "active")]
+    assert search.attribute_pairs("employeeType=active") == [("employeeType", "active")]
 
 
 # --- directives -------------------------------------------------------------------------------

@@ -25,13 +25,8 @@ from featherd.core.hooks import OK, run_all_sync, run_void_sync
 from featherd.errors import ConfigError, DirectiveError
 from featherd.http.headers import Headers
 from featherd.modules.loggers import mod_log_config
-from featherd.modules.loggers.logformat import (
-    LOG_HANDLERS,
-    CompiledFormat,
-    escape_logitem,
-    parse,
-    request_pair,
-)
+from featherd.modules.loggers.logformat import CompiledFormat, parse, request_pair
+from featherd.modules.loggers.logitems import LOG_HANDLERS, escape_logitem
 from featherd.modules.loggers.mod_log_config import LogState, LogWriter, log_config
 from featherd.modules.loggers.mod_logio import LOGIO_HANDLERS, logio
 

@@ -18,15 +18,8 @@ from featherd.core.config import load_config
 from featherd.core.core_module import core
 from featherd.core.hooks import OK, run_all_sync, run_void_sync
 from featherd.http.headers import Headers
-from featherd.modules.loggers.logformat import (
-    LOG_HANDLERS,
-    CompiledFormat,
-    Directive,
-    LogHandler,
-    _item,
-    escape_logitem,
-    request_pair,
-)
+from featherd.modules.loggers.logformat import CompiledFormat, Directive, _item, request_pair
+from featherd.modules.loggers.logitems import LOG_HANDLERS, LogHandler, escape_logitem
 from featherd.modules.loggers.mod_log_config import LogWriter, log_config, multi_log_transaction
 from featherd.modules.loggers.mod_logio import LOGIO_HANDLERS, logio
 

@@ -6,18 +6,17 @@ without server state. Clients get a record in memory shared by the worker proces
 (AuthDigestShmemSize) when something needs it: nonce-count checking
 (AuthDigestNcCheck), one-time nonces (AuthDigestNonceLifetime 0) and MD5-sess. The
 opaque value is the hex key of that record.
+
+This file holds the configuration, the hooks and the nonce checks; the client records,
+the header parser and the digests are in :mod:`.auth_digest_proto`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import mmap
-import os
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET
@@ -25,6 +24,19 @@ from featherd.core.access import auth_name, auth_type
 from featherd.core.hooks import DECLINED, OK
 from featherd.core.module import Module
 from featherd.errors import DirectiveError
+from featherd.modules.aaa.auth_digest_proto import (
+    NONCE_LEN,
+    NONCE_TIME_LEN,
+    ClientTable,
+    DigestResp,
+    ha1_for,
+    md5_hex,
+    new_digest,
+    nonce_hash,
+    old_digest,
+    parse_digest_header,
+    uri_matches,
+)
 from featherd.modules.aaa.common import (
     AUTH_DENIED,
     AUTH_USER_FOUND,
@@ -33,7 +45,6 @@ from featherd.modules.aaa.common import (
     AUTHN_PROVIDER_NAME_NOTE,
     ERROR,
     INFO,
-    NOTICE,
     authn_provider_list,
     maybe_await,
 )
@@ -42,14 +53,9 @@ if TYPE_CHECKING:
     from featherd.config.parser import CmdParms
     from featherd.core.request import Request
 
-NONCE_TIME_LEN = 12
-NONCE_HASH_LEN = 40
-NONCE_LEN = NONCE_TIME_LEN + NONCE_HASH_LEN
 NEXTNONCE_DELTA = 30.0
 DEF_SHMEM_SIZE = 1000
 MIN_SHMEM_SIZE = 136
-_ENTRY = struct.Struct("<IIq53s33s")     # key, nonce_count, unused, last_nonce, ha1
-ENTRY_SIZE = 104
 
 
 @dataclass(slots=True)
@@ -176,50 +182,7 @@ def digest_shmem_size(cmd: CmdParms, conf: DigestServerConfig, v: str) -> None:
     conf.shmem_size = size
 
 
-# --- shared state: secret, one-time-nonce counter, client records ------------------------------
-class ClientTable:
-    """client_list in shared memory: one record per opaque value, replaced when its
-    bucket is needed for a new client (Apache's garbage collection)."""
-
-    def __init__(self, size: int) -> None:
-        self.slots = max(1, (size - 32) // ENTRY_SIZE)
-        self.mem = mmap.mmap(-1, 16 + self.slots * ENTRY_SIZE)
-        self.secret = os.urandom(20)
-
-    def _off(self, key: int) -> int:
-        return 16 + (key % self.slots) * ENTRY_SIZE
-
-    def next_otn(self) -> int:
-        n = struct.unpack_from("<Q", self.mem, 0)[0] + 1
-        struct.pack_into("<Q", self.mem, 0, n)
-        return int(n)
-
-    def gen(self) -> int:
-        while True:
-            key = struct.unpack("<I", os.urandom(4))[0]
-            if key:
-                break
-        _ENTRY.pack_into(self.mem, self._off(key), key, 0, 0, b"", b"")
-        return key
-
-    def get(self, key: int) -> list[Any] | None:
-        if not key:
-            return None
-        k, nc, _, last, ha1 = _ENTRY.unpack_from(self.mem, self._off(key))
-        if k != key:
-            return None
-        return [nc, last.rstrip(b"\0").decode("latin-1"), ha1.rstrip(b"\0").decode("latin-1")]
-
-    def put(self, key: int, nc: int, last: str, ha1: str) -> None:
-        if not key:
-            return
-        off = self._off(key)
-        if _ENTRY.unpack_from(self.mem, off)[0] != key:
-            return
-        _ENTRY.pack_into(self.mem, off, key, nc & 0xFFFFFFFF, 0, last.encode("latin-1"),
-                         ha1.encode("latin-1"))
-
-
+# --- shared state: the client records (created before the workers fork) --------------------
 def _table(r: Request) -> ClientTable:
     t = r.tree.extra.get("digest_clients")
     if t is None:
@@ -241,92 +204,6 @@ def initialize_module(tree: Any) -> int:
 
 
 # --- the client's header ---------------------------------------------------------------------
-class DigestResp:
-    __slots__ = ("sts", "scheme", "username", "realm", "nonce", "uri", "digest", "algorithm",
-                 "cnonce", "opaque", "opaque_num", "message_qop", "nonce_count", "client",
-                 "needed_auth", "nonce_time", "raw_request_uri", "method")
-
-    def __init__(self) -> None:
-        for s in self.__slots__:
-            setattr(self, s, None)
-        self.opaque_num = 0
-        self.needed_auth = False
-        self.nonce_time = 0
-
-
-def parse_digest_header(line: str | None, resp: DigestResp) -> str:
-    """get_digest_rec: 'NO_HEADER', 'NOT_DIGEST', 'INVALID' or 'VALID'."""
-    if line is None:
-        return "NO_HEADER"
-    s = line.lstrip(" \t")
-    i = 0
-    while i < len(s) and s[i] not in " \t":
-        i += 1
-    resp.scheme = s[:i]
-    if resp.scheme.lower() != "digest":
-        return "NOT_DIGEST"
-    n = len(s)
-    fields: dict[str, str] = {}
-    while i < n:
-        while i < n and s[i].isspace():
-            i += 1
-        k0 = i
-        while i < n and s[i] not in "=," and not s[i].isspace():
-            i += 1
-        key = s[k0:i]
-        while i < n and s[i].isspace():
-            i += 1
-        val: list[str] = []
-        if i < n and s[i] == "=":
-            i += 1
-            while i < n and s[i].isspace():
-                i += 1
-            if i < n and s[i] == '"':
-                i += 1
-                while i < n and s[i] != '"':
-                    if s[i] == "\\" and i + 1 < n:
-                        i += 1
-                    val.append(s[i])
-                    i += 1
-                if i < n:
-                    i += 1
-            else:
-                while i < n and s[i] != "," and not s[i].isspace():
-                    val.append(s[i])
-                    i += 1
-        while i < n and s[i] != ",":
-            i += 1
-        if i < n:
-            i += 1
-        if key:
-            fields[key.lower()] = "".join(val)
-    resp.username = fields.get("username")
-    resp.realm = fields.get("realm")
-    resp.nonce = fields.get("nonce")
-    resp.uri = fields.get("uri")
-    resp.digest = fields.get("response")
-    resp.algorithm = fields.get("algorithm")
-    resp.cnonce = fields.get("cnonce")
-    resp.opaque = fields.get("opaque")
-    resp.message_qop = fields.get("qop")
-    resp.nonce_count = fields.get("nc")
-    if (resp.username is None or resp.realm is None or resp.nonce is None or resp.uri is None
-            or resp.digest is None
-            or (resp.message_qop is not None and (resp.cnonce is None or resp.nonce_count is None))):
-        return "INVALID"
-    if resp.opaque is not None:
-        resp.opaque_num = _strtol16(resp.opaque)
-    return "VALID"
-
-
-def _strtol16(s: str) -> int:
-    s = s.strip()
-    j = 0
-    while j < len(s) and s[j] in "0123456789abcdefABCDEF":
-        j += 1
-    return int(s[:j], 16) & 0xFFFFFFFFFFFFFFFF if j else 0
-
-
 @auth_digest.hook("post_read_request", needs=("AuthType",))
 def parse_hdr_and_update_nc(r: Request) -> int:
     # nothing to parse without credentials (the hot path of every public request);
@@ -354,18 +231,6 @@ def _parse_hdr(r: Request) -> int:
 
 
 # --- nonces ------------------------------------------------------------------------------------
-def _md5(s: str) -> str:
-    return hashlib.md5(s.encode("latin-1", "replace")).hexdigest()
-
-
-def nonce_hash(secret: bytes, timestr: str, opaque: str | None) -> str:
-    h = hashlib.sha1(secret)
-    h.update(timestr.encode("latin-1", "replace"))
-    if opaque:
-        h.update(opaque.encode("latin-1", "replace"))
-    return h.hexdigest()
-
-
 def gen_nonce(r: Request, now: float, opaque: str | None, lifetime: float) -> str:
     t = _table(r)
     if lifetime != 0:
@@ -514,44 +379,6 @@ def check_nc(r: Request, resp: DigestResp, conf: DigestConfig) -> bool:
     return True
 
 
-def _ha1_for(r: Request, resp: DigestResp, conf: DigestConfig, ha1: str) -> str:
-    if resp.algorithm and resp.algorithm.lower() == "md5-sess":
-        return _md5(f"{ha1}:{resp.nonce}:{resp.cnonce or ''}")
-    return ha1
-
-
-def new_digest(r: Request, resp: DigestResp, conf: DigestConfig, ha1: str) -> str:
-    ha2 = _md5(f"{resp.method}:{resp.uri}")
-    return _md5(f"{_ha1_for(r, resp, conf, ha1)}:{resp.nonce}:{resp.nonce_count}:"
-                f"{resp.cnonce}:{resp.message_qop}:{ha2}")
-
-
-def old_digest(r: Request, resp: DigestResp, ha1: str) -> str:
-    ha2 = _md5(f"{resp.method}:{resp.uri}")
-    return _md5(f"{ha1}:{resp.nonce}:{ha2}")
-
-
-def _uri_matches(r: Request, resp: DigestResp) -> bool:
-    """The request-uri in the header names this request (scheme://host forms too)."""
-    d = urlsplit(resp.uri or "")
-    q = urlsplit(resp.raw_request_uri or "")
-    if d.hostname and r.server.server_hostname and d.hostname.lower() != \
-            r.server.server_hostname.lower() and d.hostname.lower() != (r.hostname or ""):
-        return False
-    dpath = unquote(d.path, encoding="latin-1")
-    rpath = unquote(q.path, encoding="latin-1")
-    if dpath != rpath and not (dpath == "*" and not rpath and q.hostname):
-        return False
-    dq = d.query if d.query or "?" in (resp.uri or "") else None
-    rq = q.query if q.query or "?" in (resp.raw_request_uri or "") else None
-    if dq is None and rq is not None and "AuthDigestEnableQueryStringHack" in r.subprocess_env:
-        r.log_error(NOTICE, "Digest: applying AuthDigestEnableQueryStringHack to uri "
-                            f"<{resp.raw_request_uri}>")
-        dq = rq
-    return (unquote(dq, encoding="latin-1") if dq is not None else None) == \
-        (unquote(rq, encoding="latin-1") if rq is not None else None)
-
-
 async def get_hash(r: Request, user: str, conf: DigestConfig, realm: str) -> tuple[int, str | None]:
     names = conf.providers if conf.providers is not UNSET else [AUTHN_DEFAULT_PROVIDER]
     result: tuple[int, str | None] = (AUTH_USER_NOT_FOUND, None)
@@ -594,7 +421,7 @@ async def authenticate_digest_user(r: Request) -> int:
         return 401
     r.user = resp.username
     r.ap_auth_type = "Digest"
-    if resp.uri != resp.raw_request_uri and not _uri_matches(r, resp):
+    if resp.uri != resp.raw_request_uri and not uri_matches(r, resp):
         r.log_error(ERROR, f"Digest: uri mismatch - <{resp.uri}> does not match request-uri "
                            f"<{resp.raw_request_uri}>")
         return 400
@@ -672,8 +499,8 @@ def add_auth_info(r: Request) -> int:
     if qops is not UNSET and qops and qops[0].lower() == "none" and resp.message_qop is None:
         ai = nextnonce[2:] if nextnonce else ""
     else:
-        ha2 = _md5(f":{resp.uri}")
-        dig = _md5(f"{_ha1_for(r, resp, conf, ha1)}:{resp.nonce}:{resp.nonce_count or ''}:"
+        ha2 = md5_hex(f":{resp.uri}")
+        dig = md5_hex(f"{ha1_for(r, resp, conf, ha1)}:{resp.nonce}:{resp.nonce_count or ''}:"
                    f"{resp.cnonce or ''}:{resp.message_qop or ''}:{ha2}")
         cn = resp.cnonce.replace('"', '\\"') if resp.cnonce is not None else None
         ai = (f'rspauth="{dig}"{nextnonce}'

@@ -3,7 +3,9 @@
 2.2's auth_checker (with AuthzLDAPAuthoritative) and as 2.4 authz providers for
 <RequireAll>/<RequireAny>/<RequireNone>.
 
-LDAP work goes through :mod:`mod_ldap` (pooled connections, thread pool, caches).
+LDAP work goes through :mod:`mod_ldap` (pooled connections, thread pool, caches); the
+URL, the search filter and the Require ldap-attribute pairs are parsed in
+:mod:`.authnz_ldap_search`.
 Configuration records merge field by field (as 2.4 does; 2.2 had no merge function, so
 a section that set one AuthLDAP* directive lost the others). AuthLDAPCompareDNOnServer
 defaults to off, as the code of both versions does (the manual's "on" is a doc error).
@@ -11,13 +13,11 @@ defaults to off, as the code of both versions does (the manual's "on" is a doc e
 
 from __future__ import annotations
 
-import codecs
 import os
 import shlex
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from featherd.config.directives import ArgSpec, Context, Override
 from featherd.config.merge import UNSET
@@ -26,6 +26,14 @@ from featherd.core.hooks import DECLINED, MIDDLE, OK
 from featherd.core.module import Module
 from featherd.errors import ConfigError, DirectiveError
 from featherd.modules.aaa import mod_ldap as util
+from featherd.modules.aaa.authnz_ldap_search import (
+    CHARSETS,
+    LdapURL,
+    attribute_pairs,
+    build_filter,
+    derive_codepage,
+    parse_ldap_url,
+)
 from featherd.modules.aaa.common import (
     AUTH_DENIED,
     AUTH_GENERAL_ERROR,
@@ -47,95 +55,9 @@ if TYPE_CHECKING:
     from featherd.config.parser import CmdParms
     from featherd.core.request import Request
 
-FILTER_LENGTH = 8192            # MAX_STRING_LEN
 GROUPATTR_MAX_ELTS = 10
 AUTHN_PREFIX = "AUTHENTICATE_"
 REQ_KEY = "authnz_ldap_req"
-SCOPE_BASE, SCOPE_ONE, SCOPE_SUB = 0, 1, 2
-
-
-class LdapURL:
-    """apr_ldap_url_desc_t plus what AuthLDAPURL derives from it."""
-
-    __slots__ = ("url", "host", "port", "basedn", "attributes", "attribute", "scope",
-                 "filter", "secure", "lud_scope", "lud_filter")
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.host = "localhost"
-        self.port: int | None = None
-        self.basedn = ""
-        self.attributes: list[str] | None = None
-        self.attribute = "uid"
-        self.scope = SCOPE_SUB
-        self.filter = "objectclass=*"
-        self.secure = -1                 # unset: LDAPTrustedMode decides
-        self.lud_scope = SCOPE_BASE
-        self.lud_filter: str | None = None
-
-
-def parse_ldap_url(url: str) -> LdapURL:
-    """apr_ldap_url_parse, with the error texts of apr_ldap_url.c; ValueError(text)."""
-    s = url.strip()
-    if s.startswith("<"):
-        if not s.endswith(">"):
-            raise ValueError('URL is missing trailing ">".')
-        s = s[1:-1]
-    if s[:4].upper() == "URL:":
-        s = s[4:]
-    low = s.lower()
-    for scheme in ("ldaps://", "ldapi://", "ldap://"):
-        if low.startswith(scheme):
-            break
-    else:
-        raise ValueError('URL doesn\'t begin with "ldap[si]://".')
-    u = LdapURL()
-    u.url = url
-    rest = s[len(scheme):]
-    hostport, slash, rest = rest.partition("/")
-    hosts = []
-    for h in hostport.split():
-        name, port = h, None
-        if h.startswith("["):
-            name, _, tail = h[1:].partition("]")
-            port = tail[1:] if tail.startswith(":") else None
-        elif ":" in h:
-            name, _, port = h.partition(":")
-        if port is not None:
-            port = unquote(port)
-            if not port.isdigit():
-                raise ValueError("Host port is invalid.")
-            if u.port is None:
-                u.port = int(port)
-        hosts.append(unquote(h))
-    if hosts:
-        u.host = " ".join(hosts)
-    if slash:
-        parts = rest.split("?")
-        if len(parts) > 5:
-            raise ValueError("Invalid URL.")
-        parts += [""] * (5 - len(parts))
-        u.basedn = unquote(parts[0])
-        if parts[1]:
-            attrs = [unquote(a) for a in parts[1].split(",")]
-            if any(not a for a in attrs):
-                raise ValueError("Invalid or missing attributes.")
-            u.attributes = attrs
-            u.attribute = attrs[0]
-        sc = parts[2].lower()
-        if sc:
-            if sc not in ("base", "one", "sub"):
-                raise ValueError("Invalid or missing scope string.")
-            u.lud_scope = {"base": SCOPE_BASE, "one": SCOPE_ONE, "sub": SCOPE_SUB}[sc]
-        if parts[3]:
-            u.lud_filter = unquote(parts[3])
-    u.scope = SCOPE_ONE if u.lud_scope == SCOPE_ONE else SCOPE_SUB
-    if u.lud_filter:
-        f = u.lud_filter
-        u.filter = f[1:-1] if f.startswith("(") else f
-    if low.startswith("ldaps"):
-        u.secure = util.SSL_MODE
-    return u
 
 
 @dataclass(slots=True)
@@ -321,13 +243,10 @@ def charset_config(cmd: CmdParms, conf: AuthnzLdapServerConfig, v: str) -> None:
     conf.charset_config = v
 
 
-# --- charset conversion (AuthLDAPCharsetConfig) ---------------------------------------------------
-_CHARSETS: dict[int, dict[str, str]] = {}
-
-
+# --- charset conversion (AuthLDAPCharsetConfig): the tables convert_user reads ---------------
 @authnz_ldap.hook("post_config")
 def post_config(tree: Any) -> int:
-    _CHARSETS.pop(id(tree), None)
+    CHARSETS.pop(id(tree), None)
     name = tree.main.module_config[authnz_ldap.index].charset_config
     if name is UNSET:
         return OK
@@ -343,56 +262,10 @@ def post_config(tree: Any) -> int:
         words = conf_words(line)
         if len(words) >= 2:
             table[words[0].lower()] = words[1]
-    if _derive_codepage(table, "utf-8") is None:
+    if derive_codepage(table, "utf-8") is None:
         raise ConfigError(f"could not find the UTF-8 charset in the file {path}.")
-    _CHARSETS[id(tree)] = table
+    CHARSETS[id(tree)] = table
     return OK
-
-
-def _derive_codepage(table: dict[str, str], language: str) -> str | None:
-    return table.get(language) or table.get(language[:2])
-
-
-def convert_user(r: Request, user: str) -> str:
-    """The user name as the LDAP server gets it: the client's bytes, converted to UTF-8
-    from the charset its Accept-Language names when AuthLDAPCharsetConfig is set."""
-    raw = user.encode("latin-1", "replace")
-    table = _CHARSETS.get(id(r.tree))
-    lang_line = r.headers_in.get("Accept-Language") if table else None
-    if table and lang_line:
-        lang = lang_line
-        for i, ch in enumerate(lang_line):
-            if ch in ",;":
-                lang = lang_line[:i]
-                break
-        cs = _derive_codepage(table, lang.lower())
-        if cs:
-            try:
-                codecs.lookup(cs)
-                return raw.decode(cs)
-            except (LookupError, UnicodeDecodeError):
-                pass
-    return raw.decode("utf-8", "replace")
-
-
-def build_filter(r: Request, sent_user: str, sent_filter: str | None, url: LdapURL,
-                 add_parens: bool = True) -> str:
-    """authn_ldap_build_filter: (&(filter)(attribute=user)), the user escaped."""
-    user = convert_user(r, sent_user)
-    filt = sent_filter if sent_filter is not None else url.filter
-    head = f"(&({filt})({url.attribute}=" if add_parens else f"(&{filt}({url.attribute}="
-    head = head[:FILTER_LENGTH - 1]
-    out = [head]
-    n = len(head)
-    for ch in user:
-        esc = f"\\{ord(ch):02x}" if ch in "*()\\\0" else ch
-        if n + len(esc) >= FILTER_LENGTH - 1:
-            break
-        out.append(esc)
-        n += len(esc)
-    if n + 2 <= FILTER_LENGTH - 1:
-        out.append("))")
-    return "".join(out)
 
 
 # --- authentication ---------------------------------------------------------------------------------
@@ -471,28 +344,6 @@ authnz_ldap.provider("authn", "ldap", LdapAuthnProvider())
 
 
 # --- authorisation ----------------------------------------------------------------------------------
-def _attribute_pairs(t: str) -> list[tuple[str, str]]:
-    """ap_getword(&t, '=') then ap_getword_conf(&t) until the line is used up."""
-    out = []
-    while t:
-        w, _, t = t.partition("=")
-        t = t.lstrip(" \t")
-        if t[:1] in ("'", '"'):
-            q = t[0]
-            end = t.find(q, 1)
-            while end > 0 and t[end - 1] == "\\":
-                end = t.find(q, end + 1)
-            value = t[1:end] if end > 0 else t[1:]
-            t = t[end + 1:] if end > 0 else ""
-        else:
-            parts = t.split(None, 1)
-            value = parts[0] if parts else ""
-            t = parts[1] if len(parts) > 1 else ""
-        t = t.lstrip(" \t")
-        out.append((w, value))
-    return out
-
-
 class _Fail(Exception):
     """The user's DN is unknown: 2.2 fails the whole authorisation."""
 
@@ -573,7 +424,7 @@ async def _check(r: Request, sec: AuthnzLdapConfig, ldc: util.Connection,
         return False
     if w == "ldap-attribute":
         _need_dn(r, req, "require ldap-attribute")
-        for attr, value in _attribute_pairs(t):
+        for attr, value in attribute_pairs(t):
             r.log_error(DEBUG, f"{p}auth_ldap authorise: checking attribute {attr} has value "
                                f"{value}")
             result = await util.cache_compare(r, ldc, u.url, req["dn"], attr, value)

@@ -35,13 +35,8 @@ from featherd.config.parser import CmdParms
 from featherd.core.hooks import OK
 from featherd.core.module import Module
 from featherd.errors import ConfigError, DirectiveError
-from featherd.modules.loggers.logformat import (
-    DEFAULT_LOG_FORMAT,
-    LOG_HANDLERS,
-    CompiledFormat,
-    LogHandler,
-    request_pair,
-)
+from featherd.modules.loggers.logformat import DEFAULT_LOG_FORMAT, CompiledFormat, request_pair
+from featherd.modules.loggers.logitems import LOG_HANDLERS, LogHandler
 
 BUFFER_LIMIT = 64 * 1024
 FLUSH_INTERVAL = 1.0

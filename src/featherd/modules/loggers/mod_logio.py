@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from featherd.core.module import Module
-from featherd.modules.loggers.logformat import Escape, Getter, LogHandler
+from featherd.modules.loggers.logitems import Escape, Getter, LogHandler
 
 logio = Module("logio_module", "mod_logio.c",
                description="Logging of input and output bytes per request")

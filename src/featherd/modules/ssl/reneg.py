@@ -14,6 +14,7 @@ import ssl
 from typing import Any
 
 from featherd.modules.ssl import libssl
+from featherd.modules.ssl.certs import verify_mode_bits
 
 READ_SIZE = 32 * 1024
 
@@ -48,8 +49,6 @@ class Renegotiation:
         obj = self.sslobj
         if obj is None or not self.sslp:
             return "re-negotiation is not available"
-        from featherd.modules.ssl.init import verify_mode_bits
-
         tls13 = obj.version() == "TLSv1.3"
         mode = verify_mode_bits(level)
         self.verify_level, self.verify_depth = level, depth

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID, NameOID, ObjectIdentifier
 
 from featherd import APACHE_COMPAT_VERSION
-from featherd.modules.loggers.logformat import Escape, Getter, LogHandler
+from featherd.modules.loggers.logitems import Escape, Getter, LogHandler
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
