@@ -33,14 +33,10 @@ from featherd.core.hooks import (
     REALLY_LAST,
     Policy,
 )
-from featherd.core.http_request import (
-    internal_redirect,
-    lookup_file,
-    lookup_uri,
-    run_sub_req,
-)
+from featherd.core.http_request import internal_redirect
 from featherd.core.module import Module
 from featherd.core.request import Request
+from featherd.core.subrequest import lookup_file, lookup_uri, run_sub_req
 from featherd.errors import ConfigError, DirectiveError, FeatherdError, HTTPError
 from featherd.filters.buckets import EOS, FLUSH, FileBucket, bucket_len, flatten
 from featherd.filters.chain import (

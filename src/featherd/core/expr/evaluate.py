@@ -108,15 +108,15 @@ class Expr:
 
 
 async def _subreq_test(r: Any, kind: str, arg: str) -> bool:
-    from featherd.core import http_request
+    from featherd.core import subrequest
 
     if kind == "U":
-        sub = await http_request.lookup_uri(r, arg)
+        sub = await subrequest.lookup_uri(r, arg)
         return bool(sub.status < 300)
     path = arg
     if not os.path.isabs(path) and r.filename:
         path = os.path.join(os.path.dirname(r.filename), path)
-    sub = await http_request.lookup_file(r, path)
+    sub = await subrequest.lookup_file(r, path)
     if sub.status >= 300 or not sub.filename:
         return False
     try:

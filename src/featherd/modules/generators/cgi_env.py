@@ -301,7 +301,7 @@ async def path_translated(r: Request) -> str | None:
     the re-escaped path)."""
     if not r.path_info:
         return None
-    from featherd.core.http_request import lookup_uri
+    from featherd.core.subrequest import lookup_uri
 
     sub = await lookup_uri(r, escape_uri(r.path_info), method="GET")
     if sub.filename:

@@ -420,7 +420,8 @@ async def _run(r: Request, proc: ScriptProcess, nph: bool, timeout: float,
 
 
 async def _local_redirect(r: Request, location: str) -> None:
-    from featherd.core.http_request import internal_redirect, lookup_uri, run_sub_req
+    from featherd.core.http_request import internal_redirect
+    from featherd.core.subrequest import lookup_uri, run_sub_req
 
     if r.main is None:
         await internal_redirect(r, location)
@@ -530,7 +531,7 @@ async def _exec(ctx: Any, args: list[tuple[str, str | None]]) -> None:
 async def include_cgi(ctx: Any, url: str) -> bool:
     """The script runs as a sub-request with the document's PATH_INFO and QUERY_STRING;
     a redirect it answers with becomes a link."""
-    from featherd.core.http_request import lookup_uri, run_sub_req
+    from featherd.core.subrequest import lookup_uri, run_sub_req
     from featherd.http.status import esc, is_redirect
 
     r = ctx.r

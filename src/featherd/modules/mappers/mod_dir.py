@@ -229,7 +229,8 @@ def _conf(r: Request) -> DirConfig:
 async def _index(r: Request, fast: bool) -> int:
     """fixup_dir / handle_index. ``fast``: take the index over in place (fixups) rather
     than by an internal redirect (handler)."""
-    from featherd.core.http_request import internal_redirect, lookup_uri, run_sub_req
+    from featherd.core.http_request import internal_redirect
+    from featherd.core.subrequest import lookup_uri, run_sub_req
 
     if r.path_info:                      # never tolerate path_info on dir requests
         return DECLINED
@@ -323,7 +324,7 @@ def claim_dir_handler(tree: Any) -> int:
 # --- fixups: FallbackResource, DirectoryCheckHandler Off --------------------------------
 async def _fallback(r: Request, d: DirConfig) -> int:
     """fixup_dflt."""
-    from featherd.core.http_request import lookup_uri
+    from featherd.core.subrequest import lookup_uri
 
     url = local_url(r, d.dflt)  # type: ignore[arg-type]
     if r.args is not None:

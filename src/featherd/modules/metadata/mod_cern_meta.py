@@ -127,7 +127,7 @@ def scan_meta_file(r: Request, data: bytes) -> int:
 
 @cern_meta.hook("fixups", order=MIDDLE, needs=True)
 async def add_cern_meta_data(r: Request) -> int:
-    from featherd.core.http_request import lookup_file
+    from featherd.core.subrequest import lookup_file
 
     d: CernMetaConfig = r.per_dir_config[cern_meta.index]
     if not d.metafiles or r.finfo is None:

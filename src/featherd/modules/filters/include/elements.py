@@ -10,12 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from featherd.core.hooks import DONE, OK
-from featherd.core.http_request import (
-    lookup_uri,
-    run_sub_req,
-    start_lookup_file,
-    start_lookup_uri,
-)
+from featherd.core.subrequest import lookup_uri, run_sub_req, start_lookup_file, start_lookup_uri
 from featherd.modules.filters.include import expr as expr_mod
 from featherd.modules.filters.include.values import (
     _decode,

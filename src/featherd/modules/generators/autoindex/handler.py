@@ -20,8 +20,9 @@ from featherd.config.merge import UNSET
 from featherd.core.core_module import core, options
 from featherd.core.handlers import set_last_modified
 from featherd.core.hooks import DECLINED, DONE, LAST, OK, run_all, run_first
-from featherd.core.http_request import _new_sub, lookup_file, lookup_uri, signature
+from featherd.core.http_request import signature
 from featherd.core.request import invoke_handler
+from featherd.core.subrequest import _new_sub, lookup_file, lookup_uri
 from featherd.core.walk import file_walk, location_walk
 from featherd.errors import HTTPError
 from featherd.filters.buckets import EOS, flatten

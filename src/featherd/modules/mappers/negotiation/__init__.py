@@ -151,7 +151,7 @@ def _uri_dir(r: Request) -> str:
 async def lookup_dirent(r: Request, name: str, merge_args: bool) -> Request:
     """ap_sub_req_lookup_dirent / ap_sub_req_lookup_file: a sub-request for the file
     ``name`` (relative to r.filename's directory, and to r.uri's)."""
-    from featherd.core.http_request import _new_sub, _run_sub_phases
+    from featherd.core.subrequest import _new_sub, _run_sub_phases
 
     sub = _new_sub(r)
     sub.method = "GET"

@@ -138,7 +138,7 @@ def _test(c: CondEntry, value: str, ctx: RewriteCtx) -> bool:
 
 
 async def _lookup_test(c: CondEntry, value: str, ctx: RewriteCtx) -> bool:
-    from featherd.core.http_request import lookup_file, lookup_uri
+    from featherd.core.subrequest import lookup_file, lookup_uri
 
     r = ctx.r
     if not value or not subreq_ok(r):

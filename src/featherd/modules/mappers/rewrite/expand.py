@@ -406,7 +406,7 @@ def _lookahead(kind: str, inner: str) -> Callable[[RewriteCtx], Any]:
     getter, inner_async = compile_var(inner)
 
     async def get(ctx: RewriteCtx) -> str:
-        from featherd.core.http_request import lookup_file, lookup_uri
+        from featherd.core.subrequest import lookup_file, lookup_uri
 
         r = ctx.r
         if not ctx.uri or not subreq_ok(r):

@@ -247,7 +247,7 @@ def rsl_to_type(frags: list[str]) -> tuple[str, str | None] | None:
 
 
 async def revision_suffix(r: Request) -> bool:
-    from featherd.core.http_request import lookup_file
+    from featherd.core.subrequest import lookup_file
 
     fn = r.filename or ""
     k = len(fn) - 1
