@@ -277,7 +277,7 @@ def test_bad_handshakes(srv):
     ws = RawWS(srv.port)
     assert b"Sec-WebSocket-Accept: " in ws.head
     ws.close()
-    from featherd.modules.python.websocket import accept_key
+    from featherd.modules.python.ws_frames import accept_key
 
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 

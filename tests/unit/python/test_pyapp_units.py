@@ -22,7 +22,7 @@ from featherd.core.hooks import DECLINED, OK
 from featherd.errors import ConfigError
 from featherd.http.headers import Headers
 from featherd.modules import builtin_modules
-from featherd.modules.python import common, mod_asgi, mod_wsgi
+from featherd.modules.python import asgi_lifespan, common, mod_asgi, mod_wsgi, wsgi_app
 from featherd.modules.python.common import ScriptError, ThreadPool
 
 
@@ -148,7 +148,7 @@ class _Job:
 def test_wsgi_entry_reloads_on_mtime(tmp_path: Path) -> None:
     p = tmp_path / "a.py"
     p.write_text("def application(e, s): return 1\n")
-    entry = mod_wsgi.WSGIEntry(str(p), "application", "grp")
+    entry = wsgi_app.WSGIEntry(str(p), "application", "grp")
     job = _Job()
     a1 = entry.get(1, True, job)  # type: ignore[arg-type]
     assert a1(0, 0) == 1 and entry.get(1, True, job) is a1  # type: ignore[arg-type]
@@ -161,7 +161,7 @@ def test_wsgi_entry_reloads_on_mtime(tmp_path: Path) -> None:
     with pytest.raises(ScriptError):
         entry.get(3, True, job)  # type: ignore[arg-type]
     assert entry.app is None                                   # next request tries again
-    other = mod_wsgi.WSGIEntry(str(p), "application", "other")
+    other = wsgi_app.WSGIEntry(str(p), "application", "other")
     assert other.modname != entry.modname
 
 
@@ -222,7 +222,7 @@ def _job(body: bytes | None = None) -> Any:
                         log_error=lambda lvl, m: r.log.append(m))
     entry = SimpleNamespace(path="/x.py", callable="application")
     loop = asyncio.new_event_loop()
-    job = mod_wsgi.WSGIJob(r, loop, entry, 0, True)  # type: ignore[arg-type]
+    job = wsgi_app.WSGIJob(r, loop, entry, 0, True)  # type: ignore[arg-type]
     return job, loop
 
 
@@ -269,7 +269,7 @@ def test_consume_list_requires_bytes_and_a_start() -> None:
         with pytest.raises(RuntimeError, match="response has not been started"):
             job._consume([b"x"])
         job.start_response("200 OK", [])
-        assert job._consume([b"a", b"b"]) == (mod_wsgi._DONE, [b"a", b"b"])
+        assert job._consume([b"a", b"b"]) == (wsgi_app._DONE, [b"a", b"b"])
         with pytest.raises(TypeError, match="sequence of byte string values expected"):
             job._consume(["a"])
     finally:
@@ -284,12 +284,12 @@ def test_file_wrapper_fast_path_and_iteration(tmp_path: Path) -> None:
         job.start_response("200 OK", [("Content-Length", "30")])
         f = open(p, "rb")
         f.seek(5)
-        kind, (fd, off, length, name) = job._consume(mod_wsgi.FileWrapper(f))
-        assert (kind, off, length, name) == (mod_wsgi._FILE, 5, 30, str(p))
+        kind, (fd, off, length, name) = job._consume(wsgi_app.FileWrapper(f))
+        assert (kind, off, length, name) == (wsgi_app._FILE, 5, 30, str(p))
         assert os.pread(fd, length, off) == (b"0123456789" * 10)[5:35]
         os.close(fd)
         f.close()
-        w = mod_wsgi.FileWrapper(io.BytesIO(b"abcdefgh"), 3)
+        w = wsgi_app.FileWrapper(io.BytesIO(b"abcdefgh"), 3)
         assert list(w) == [b"abc", b"def", b"gh"]
         assert job._file(w) is None                    # not a real file: iterated
     finally:
@@ -302,7 +302,7 @@ def test_wsgi_input_reads_through_the_loop() -> None:
     t = threading.Thread(target=loop.run_forever, daemon=True)
     t.start()
     try:
-        inp = mod_wsgi.InputStream(job, True)
+        inp = wsgi_app.InputStream(job, True)
         assert inp.readline() == b"line one\n"
         assert inp.read(4) == b"line"
         assert inp.readline(3) == b" tw"
@@ -311,7 +311,7 @@ def test_wsgi_input_reads_through_the_loop() -> None:
         rest = inp.readlines()
         assert rest[-1] == b"last" and sum(map(len, rest)) == 50_000 + 1 + 4
         assert inp.read() == b"" and inp.readline() == b""
-        none = mod_wsgi.InputStream(job, False)
+        none = wsgi_app.InputStream(job, False)
         assert none.read() == b"" and list(none) == []
     finally:
         loop.call_soon_threadsafe(loop.stop)
@@ -345,8 +345,8 @@ def test_apply_headers_and_native_strings() -> None:
     assert "Connection" not in r.headers_out and "hop-by-hop" in r.log[0]
     with pytest.raises(ValueError):
         common.check_header("Bad Name", "v")
-    assert mod_wsgi.native("/caf\u00e9") == "/caf\u00c3\u00a9"
-    assert mod_wsgi.native("/x\udcff") == "/x\u00ff"
+    assert wsgi_app.native("/caf\u00e9") == "/caf\u00c3\u00a9"
+    assert wsgi_app.native("/x\udcff") == "/x\u00ff"
 
 
 # --- ASGI lifespan ---------------------------------------------------------------------------
@@ -376,18 +376,18 @@ def test_lifespan_protocol() -> None:
         logs: list[str] = []
         log = lambda lvl, m: logs.append(m)  # noqa: E731
         app, events = _lifespan_app()
-        ls = mod_asgi.Lifespan(app, "auto", "/a.py", log)
+        ls = asgi_lifespan.Lifespan(app, "auto", "/a.py", log)
         assert await ls.startup() is True and ls.state == {"db": "conn"}
         await ls.shutdown()
         assert events == ["lifespan.startup", "lifespan.shutdown"]
         app, _ = _lifespan_app(fail=True)
-        ls = mod_asgi.Lifespan(app, "auto", "/a.py", log)
+        ls = asgi_lifespan.Lifespan(app, "auto", "/a.py", log)
         assert await ls.startup() is False and "db down" in logs[-1]
         app, _ = _lifespan_app(raise_=True)
-        ls = mod_asgi.Lifespan(app, "auto", "/a.py", log)
+        ls = asgi_lifespan.Lifespan(app, "auto", "/a.py", log)
         assert await ls.startup() is True and ls.unsupported
         assert "appears unsupported" in logs[-1]
-        ls = mod_asgi.Lifespan(app, "on", "/a.py", log)
+        ls = asgi_lifespan.Lifespan(app, "on", "/a.py", log)
         assert await ls.startup() is False and "RuntimeError: no lifespan here" in logs
 
     asyncio.run(main())
@@ -406,7 +406,7 @@ def test_asgi_entry_lifespan_across_reloads(tmp_path: Path) -> None:
 
     async def main() -> None:
         logs: list[str] = []
-        e = mod_asgi.ASGIEntry(str(p), "app", "auto")
+        e = asgi_lifespan.ASGIEntry(str(p), "app", "auto")
         log = lambda lvl, m: logs.append(m)  # noqa: E731
         a1 = await e.get(1, True, log)
         assert e.state == {"v": 1} and await e.get(1, True, log) is a1
@@ -415,7 +415,7 @@ def test_asgi_entry_lifespan_across_reloads(tmp_path: Path) -> None:
         assert e.state == {"v": 2}
         assert Path(flag).read_text() == "down1 "
         assert any("Reloading ASGI script" in x for x in logs)
-        off = mod_asgi.ASGIEntry(str(p), "app", "off")
+        off = asgi_lifespan.ASGIEntry(str(p), "app", "off")
         await off.get(1, True, log)
         assert off.state == {} and off.lifespan is None
         assert e.lifespan is not None

@@ -23,18 +23,16 @@ from featherd.modules.python.common import parse_seconds
 from featherd.modules.python.websocket import (
     ACCEPTED,
     DEFAULT_MAX_SIZE,
-    OP_CLOSE,
-    OP_PING,
-    FrameReader,
-    PerMessageDeflate,
-    ProtocolError,
     Settings,
     WebSocketCycle,
+)
+from featherd.modules.python.ws_deflate import (
+    PerMessageDeflate,
     deflate_bound,
-    frame,
     negotiate_deflate,
     parse_extensions,
 )
+from featherd.modules.python.ws_frames import OP_CLOSE, OP_PING, FrameReader, ProtocolError, frame
 
 TAIL = b"\x00\x00\xff\xff"
 

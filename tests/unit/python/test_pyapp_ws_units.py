@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
+from featherd.modules.python.asgi_lifespan import ASGI2App, asgi_version
 from featherd.modules.python.common import ThreadPool
-from featherd.modules.python.mod_asgi import ASGI2App, asgi_version
-from featherd.modules.python.websocket import (
+from featherd.modules.python.ws_frames import (
     FrameReader,
     ProtocolError,
     accept_key,
