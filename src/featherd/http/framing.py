@@ -20,9 +20,9 @@ from featherd.http.message import (
     _check_field,
     _field_too_long,
     _split_list,
-    escape_html,
     escape_logitem,
 )
+from featherd.util.escape import escape_html
 
 _HEX_DIGITS: Final = b"0123456789abcdefABCDEF"
 _DIGITS: Final = "0123456789"

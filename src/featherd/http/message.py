@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from featherd.util.escape import escape_html
+
 
 class _Sentinel:
     __slots__ = ("_name",)
@@ -178,19 +180,6 @@ class EndOfMessage:
 _TOKEN: Final = r"[-!#$%&'*+.^_`|~0-9A-Za-z]"
 _TOKEN_RE: Final = re.compile(_TOKEN + "+")
 _FIELD_VALUE_RE: Final = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-
-
-def escape_html(s: str) -> str:
-    """ap_escape_html: escape ``<``, ``>``, ``&`` and ``"``."""
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
-    if '"' in s:
-        s = s.replace('"', "&quot;")
-    return s
 
 
 def _field_name(field: str) -> str:

@@ -47,7 +47,6 @@ from featherd.modules.generators.autoindex.render import (
     terminate_description,
 )
 from featherd.modules.generators.autoindex.util import (
-    escape_html,
     fnmatch,
     fnmatch_test,
     natkey,
@@ -58,6 +57,7 @@ from featherd.modules.generators.autoindex.util import (
     strnatcmp,
     unescape_url,
 )
+from featherd.util.escape import escape_html
 
 
 # --- apr_strfsize -------------------------------------------------------------------------

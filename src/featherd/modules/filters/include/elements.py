@@ -16,10 +16,10 @@ from featherd.modules.filters.include.values import (
     _decode,
     _encode,
     _latin1,
-    escape_html,
     ht_time,
     strfsize,
 )
+from featherd.util.escape import escape_html
 
 if TYPE_CHECKING:
     from featherd.core.request import Request

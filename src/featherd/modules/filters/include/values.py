@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
 from featherd.modules.generators import cgi_env
+from featherd.util.escape import escape_html
 
 if TYPE_CHECKING:
     from featherd.core.request import Request
@@ -77,14 +78,6 @@ def decodehtml(s: str) -> str:
         out.append(rep)
         i = semi + 1
     return "".join(out)
-
-
-def escape_html(s: str) -> str:
-    """ap_escape_html."""
-    if "<" not in s and ">" not in s and "&" not in s and '"' not in s:
-        return s
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
-        .replace('"', "&quot;")
 
 
 def _latin1(s: str) -> bytes:

@@ -51,7 +51,6 @@ from featherd.modules.generators.autoindex.render import (
     MAX_STRING_LEN,
     Entry,
     emit_plain,
-    escape_html,
     field_noparam,
     find_default_item,
     find_desc,
@@ -67,6 +66,7 @@ from featherd.modules.generators.autoindex.render import (
     wants_type,
 )
 from featherd.modules.generators.autoindex.util import bstr, fsname
+from featherd.util.escape import escape_html
 
 if TYPE_CHECKING:
     from featherd.core.request import Request

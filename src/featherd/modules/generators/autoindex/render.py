@@ -35,7 +35,6 @@ from featherd.modules.generators.autoindex.config import (
     Item,
 )
 from featherd.modules.generators.autoindex.util import (
-    escape_html,
     fnmatch,
     natkey,
     os_escape_path,
@@ -44,6 +43,7 @@ from featherd.modules.generators.autoindex.util import (
     strfsize,
     unescape_url,
 )
+from featherd.util.escape import escape_html
 
 DIR_MAGIC_TYPE = "httpd/unix-directory"
 INCLUDES_MAGIC_TYPE = "text/x-server-parsed-html"

@@ -1,6 +1,6 @@
 """The small helpers mod_autoindex borrows from APR and httpd's util.c, with their exact
 behaviour: ``ap_strcmp_match`` wildcards, ``apr_fnmatch``, ``apr_fnmatch_test``,
-``ap_os_escape_path``, ``ap_escape_html``, ``apr_strfsize`` and a sort key equivalent to
+``ap_os_escape_path``, ``apr_strfsize`` and a sort key equivalent to
 ``apr_strnatcmp``.
 
 Every string here lives in "byte space": one character per byte (latin-1), so that
@@ -173,19 +173,6 @@ def os_escape_path(path: str, partial: bool) -> str:
         else:
             out.append(f"%{ord(c):02x}")
     return "".join(out)
-
-
-def escape_html(s: str) -> str:
-    """ap_escape_html (2.2): & < > and the double quote."""
-    if "&" in s:
-        s = s.replace("&", "&amp;")
-    if "<" in s:
-        s = s.replace("<", "&lt;")
-    if ">" in s:
-        s = s.replace(">", "&gt;")
-    if '"' in s:
-        s = s.replace('"', "&quot;")
-    return s
 
 
 _HEX = "0123456789abcdefABCDEF"
