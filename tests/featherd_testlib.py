@@ -141,6 +141,22 @@ def base_conf(port: int, body: str = "") -> str:
         """) + textwrap.dedent(body)
 
 
+def site_server(root: Path, body: str, files: dict[str, str], under: str = "htdocs"
+                ) -> Server:
+    """A started server on a free port for a module's e2e tests: ``files`` written below
+    ``root/under`` (``under=""``: below root itself), ``root/htdocs`` and ``root/logs``
+    made, ``@ROOT@`` and ``@DOCROOT@`` in ``body`` replaced, base_conf around it."""
+    base = root / under if under else root
+    for rel, text in files.items():
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_text(text)
+    (root / "htdocs").mkdir(exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    port = free_port()
+    body = body.replace("@DOCROOT@", str(root / "htdocs")).replace("@ROOT@", str(root))
+    return Server(root, base_conf(port, body), port).start()
+
+
 
 
 class FakeTransport:

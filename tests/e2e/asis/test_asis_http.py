@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from featherd_testlib import site_server
 
 BODY = "AddHandler send-as-is asis\nAddType httpd/send-as-is .raw\n"
 FILES = {
@@ -26,15 +27,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featherd_testlib import Server, base_conf, free_port
-
-    root = tmp_path_factory.mktemp("asis")
-    for rel, text in FILES.items():
-        (root / "htdocs" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / "htdocs" / rel).write_text(text)
-    (root / "logs").mkdir()
-    port = free_port()
-    s = Server(root, base_conf(port, BODY), port).start()
+    s = site_server(tmp_path_factory.mktemp("asis"), BODY, FILES)
     yield s
     s.stop()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from featherd_testlib import Server, base_conf, free_port
+from featherd_testlib import Server, site_server
 
 FILES = {
     # a typical CMS front controller
@@ -80,14 +80,7 @@ RewriteRule ^ext$ http://elsewhere.example/ [R,L]
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("htaccess")
-    (root / "logs").mkdir()
-    for rel, text in FILES.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    port = free_port()
-    s = Server(root, base_conf(port, BODY.replace("@ROOT@", str(root))), port).start()
+    s = site_server(tmp_path_factory.mktemp("htaccess"), BODY, FILES, under="")
     yield s
     s.stop()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from featherd_testlib import site_server
 
 BODY = """
 <Directory @DOCROOT@>
@@ -38,16 +39,7 @@ CASES = ["/index.html", "/INDEX.HTML?a=b", "/abuot.html", "/about.htm", "/aobut.
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featherd_testlib import Server, base_conf, free_port
-
-    root = tmp_path_factory.mktemp("sp")
-    for rel, text in FILES.items():
-        (root / "htdocs" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / "htdocs" / rel).write_text(text)
-    (root / "logs").mkdir()
-    port = free_port()
-    s = Server(root, base_conf(port, BODY.replace("@DOCROOT@", str(root / "htdocs"))),
-               port).start()
+    s = site_server(tmp_path_factory.mktemp("sp"), BODY, FILES)
     yield s
     s.stop()
 

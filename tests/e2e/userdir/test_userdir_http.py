@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from featherd_testlib import site_server
 
 CONF = """
 UserDir /nonexistent-ud "@ROOT@/homes/*/www"
@@ -57,16 +58,7 @@ FILES = {"homes/bob/www/one/two.html": "bob two\n", "homes/bob/www/index.html": 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featherd_testlib import Server, base_conf, free_port
-
-    root = tmp_path_factory.mktemp("ud")
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    (root / "htdocs").mkdir()
-    (root / "logs").mkdir()
-    port = free_port()
-    s = Server(root, base_conf(port, CONF.replace("@ROOT@", str(root))), port).start()
+    s = site_server(tmp_path_factory.mktemp("ud"), CONF, FILES, under="")
     yield s
     s.stop()
 

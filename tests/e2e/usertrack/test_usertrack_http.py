@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from featherd_testlib import site_server
 
 BODY = r"""
 CookieTracking on
@@ -43,15 +44,7 @@ FILES = {"a.txt": "a\n", "c2/a.txt": "a\n", "rfc/a.txt": "a\n", "off/a.txt": "a\
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featherd_testlib import Server, base_conf, free_port
-
-    root = tmp_path_factory.mktemp("ut")
-    for rel, text in FILES.items():
-        (root / "htdocs" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / "htdocs" / rel).write_text(text)
-    (root / "logs").mkdir()
-    port = free_port()
-    s = Server(root, base_conf(port, BODY.replace("@ROOT@", str(root))), port).start()
+    s = site_server(tmp_path_factory.mktemp("ut"), BODY, FILES)
     yield s
     s.stop()
 
