@@ -19,9 +19,9 @@ Where Apache 2.2 and 2.4 differ on purpose and featherd follows 2.2 (the project
 default), the comparison accepts the 2.2 form; each allowance is listed in ALLOWED_22.
 
 Tests that run featherd their own way and need an apache2 beside it (tests/e2e/autoindex,
-tests/e2e/rewrite) use :func:`apache_server` (a lone apache2 with the modules they name)
-and :func:`apache_load_modules`; they import this file after putting tests/compat on
-sys.path.
+rewrite, aaa, filters, http and mpm) use :func:`apache_server` (a lone apache2 with the
+modules they name) and :func:`apache_load_modules`; they import this file after putting
+tests/compat on sys.path.
 """
 
 from __future__ import annotations
@@ -379,14 +379,15 @@ def apache_load_modules(modules: Iterable[str]) -> str:
     return "".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n" for m in modules)
 
 
-def apache_server(d: Path, modules: Iterable[str], body: str) -> Proc:
+def apache_server(d: Path, modules: Iterable[str], body: str,
+                  port: int | None = None) -> Proc:
     """A lone apache2 (a test that runs featherd its own way): writes ``d``/httpd.conf with
-    ServerRoot ``d``, Listen on a free loopback port, the ``LoadModule`` lines of
-    ``modules``, a Mutex, PidFile and ErrorLog in ``d``, then ``body`` (ServerName,
-    DocumentRoot and the rest); returns the Proc, not started (``start()``, ``stop()``,
-    ``port``, ``error_log()``)."""
+    ServerRoot ``d``, Listen on a free loopback port (or ``port``, for a body that names
+    it), the ``LoadModule`` lines of ``modules``, a Mutex, PidFile and ErrorLog in ``d``,
+    then ``body`` (ServerName, DocumentRoot and the rest); returns the Proc, not started
+    (``start()``, ``stop()``, ``port``, ``error_log()``)."""
     d.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     conf = d / "httpd.conf"
     conf.write_text(f'ServerRoot "{d}"\nListen 127.0.0.1:{port}\n' + apache_load_modules(modules)
                     + f'Mutex file:{d} default\nPidFile "{d}/httpd.pid"\n'

@@ -3,23 +3,25 @@ password and path with the same status (skipped when apache2 is absent)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 import requests
-from tests_aaa_helpers import free_port  # type: ignore[import-not-found]
 
-APACHE = "/usr/sbin/apache2"
-MODS = "/usr/lib/apache2/modules"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import apache_available, apache_server  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (os.path.exists(APACHE) and shutil.which("htpasswd")),
-                                reason="Debian's apache2/apache2-utils not installed")
+APACHE_MODULES = ("mpm_prefork", "authz_core", "authz_host", "authz_user", "authz_groupfile",
+                  "authn_core", "authn_file", "auth_basic", "access_compat")
+
+pytestmark = [
+    pytest.mark.skipif(apache_available(APACHE_MODULES) is not None,
+                       reason=f"Debian's apache2: {apache_available(APACHE_MODULES)}"),
+    pytest.mark.skipif(not shutil.which("htpasswd"), reason="apache2-utils not installed"),
+]
 
 SECTIONS = """
 <Directory {d}/valid>
@@ -83,19 +85,6 @@ PATHS = ["valid", "users", "group", "any", "anyfail", "all", "denied", "granted"
          "ipuser", "reqall", "limit"]
 
 
-def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
 def test_same_statuses_as_apache(tmp_path: Path, make_server) -> None:
     d = tmp_path / "tree"
     for p in PATHS:
@@ -111,22 +100,11 @@ def test_same_statuses_as_apache(tmp_path: Path, make_server) -> None:
               f"  AuthGroupFile {tmp_path}/groups\n</Directory>\n"
               + SECTIONS.format(d=d))
 
-    aport = free_port()
-    adir = tmp_path / "apache"
-    adir.mkdir()
-    mods = ["mpm_prefork", "authz_core", "authz_host", "authz_user", "authz_groupfile",
-            "authn_core", "authn_file", "auth_basic", "access_compat"]
-    aconf = adir / "httpd.conf"
-    aconf.write_text(
-        f"ServerRoot {adir}\nServerName localhost\nMutex file:{adir}\nPidFile {adir}/pid\n"
-        f"ErrorLog {adir}/error_log\nListen 127.0.0.1:{aport}\nDocumentRoot {d}\n"
-        + "".join(f"LoadModule {m}_module {MODS}/mod_{m}.so\n" for m in mods)
-        + common)
-    proc = subprocess.Popen([APACHE, "-f", str(aconf), "-DFOREGROUND"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # prefork signals its process group
+    apache = apache_server(tmp_path / "apache", APACHE_MODULES,
+                           f"ServerName localhost\nDocumentRoot {d}\n" + common)
+    apache.start()
+    aport = apache.port
     try:
-        _wait(aport, proc)
         srv = make_server(f"DocumentRoot {d}\n" + common)
         creds = [None, ("alice", "a1"), ("bob", "b2"), ("carol", "c3"), ("dave", "d4"),
                  ("bob", "wrong"), ("zed", "x")]
@@ -144,9 +122,4 @@ def test_same_statuses_as_apache(tmp_path: Path, make_server) -> None:
                             a.headers.get("WWW-Authenticate")
         assert not diffs, diffs
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        apache.stop()

@@ -4,28 +4,24 @@ gets the same status (skipped when apache2, its LDAP modules or slapd are missin
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from featherd_testlib import free_port  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import apache_available, apache_server  # noqa: E402
 from ldap_testlib import BASE, SKIP_REASON, Slapd, available  # noqa: E402
 
-APACHE = "/usr/sbin/apache2"
-MODS = "/usr/lib/apache2/modules"
+APACHE_MODULES = ("mpm_prefork", "authz_core", "authz_user", "authn_core", "auth_basic",
+                  "ldap", "authnz_ldap")
 pytestmark = [
     pytest.mark.skipif(not available(), reason=SKIP_REASON),
-    pytest.mark.skipif(not (os.path.exists(APACHE)
-                            and os.path.exists(f"{MODS}/mod_authnz_ldap.so")),
-                       reason="Debian's apache2 with mod_ldap/mod_authnz_ldap not installed"),
+    pytest.mark.skipif(apache_available(APACHE_MODULES) is not None,
+                       reason="Debian's apache2 with mod_ldap/mod_authnz_ldap: "
+                              f"{apache_available(APACHE_MODULES)}"),
 ]
 
 PEOPLE = f"ou=People,{BASE}"
@@ -60,41 +56,18 @@ def _conf(url: str, d: Path) -> str:
     return out
 
 
-def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("apache2 exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("apache2 did not start")
-
-
 def test_same_statuses_as_apache(tmp_path: Path, make_server) -> None:
     s = Slapd()
     d = tmp_path / "tree"
     for name in SECTIONS:
         (d / name).mkdir(parents=True)
         (d / name / "f.txt").write_text(name)
-    aport = free_port()
-    adir = tmp_path / "apache"
-    adir.mkdir()
-    mods = ["mpm_prefork", "authz_core", "authz_user", "authn_core", "auth_basic", "ldap",
-            "authnz_ldap"]
-    (adir / "httpd.conf").write_text(
-        f"ServerRoot {adir}\nServerName localhost\nMutex file:{adir}\nPidFile {adir}/pid\n"
-        f"ErrorLog {adir}/error_log\nLogLevel debug\nListen 127.0.0.1:{aport}\n"
-        f"DocumentRoot {d}\n"
-        + "".join(f"LoadModule {m}_module {MODS}/mod_{m}.so\n" for m in mods)
-        + _conf(s.url, d))
-    proc = subprocess.Popen([APACHE, "-f", str(adir / "httpd.conf"), "-DFOREGROUND"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    apache = apache_server(tmp_path / "apache", APACHE_MODULES,
+                           f"ServerName localhost\nLogLevel debug\nDocumentRoot {d}\n"
+                           + _conf(s.url, d))
     try:
-        _wait(aport, proc)
+        apache.start()
+        aport = apache.port
         srv = make_server(f"StartServers 1\nDocumentRoot {d}\n" + _conf(s.url, d))
         diffs = []
         for name in SECTIONS:
@@ -108,10 +81,5 @@ def test_same_statuses_as_apache(tmp_path: Path, make_server) -> None:
                         a.headers.get("WWW-Authenticate")
         assert not diffs, diffs
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        apache.stop()
         s.cleanup()

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,16 +20,16 @@ import pytest
 import requests
 from featherd_testlib import SRC, free_port
 
-APACHE = "/usr/sbin/apache2"
-MODS = Path("/usr/lib/apache2/modules")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import Proc, apache_available, apache_server, featherd_env  # noqa: E402
+
 MIME = "/etc/mime.types" if os.path.exists("/etc/mime.types") else \
     str(SRC / "featherd" / "data" / "mime.types")
 TR = shutil.which("tr") or "/usr/bin/tr"
 SED = shutil.which("sed") or "/bin/sed"
 
-pytestmark = pytest.mark.skipif(not (os.path.exists(APACHE)
-                                     and (MODS / "mod_mpm_event.so").exists()),
-                                reason="Debian's apache2 not installed")
+pytestmark = pytest.mark.skipif(apache_available(("mpm_event",)) is not None,
+                                reason=f"Debian's apache2: {apache_available(('mpm_event',))}")
 
 LOAD = ["mpm_event", "authz_core", "mime", "filter", "deflate", "headers", "expires",
         "setenvif", "env", "substitute", "ext_filter", "charset_lite", "alias", "cgi"]
@@ -41,51 +38,30 @@ HTML = "<html>" + "".join(f"<p>para {i} verdana text</p>\n" for i in range(200))
 LATIN = "caf\xe9 cr\xe8me\n"
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"{what} exited: {out}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start")
-
-
 class Pair:
     """apache2 and featherd on one document tree with one configuration body."""
 
     def __init__(self, root: Path, body: str) -> None:
         self.root = root
-        self.ap_port = free_port()
-        self.fd_port = free_port()
-        (root / "logs-ap").mkdir(exist_ok=True)
-        (root / "logs-fd").mkdir(exist_ok=True)
         body = body.replace("@ROOT@", str(root))
         user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""
-        loads = "".join(f"LoadModule {m}_module {MODS}/mod_{m}.so\n" for m in LOAD
-                        if (MODS / f"mod_{m}.so").exists())
         common = f"""ServerName compat.test
 DocumentRoot "{root}/htdocs"
 TypesConfig {MIME}
 ServerSignature Off
 """
-        (root / "ap.conf").write_text(f"""ServerRoot "{root}"
-{loads}Listen 127.0.0.1:{self.ap_port}
-{common}{user}Mutex file:{root}/logs-ap
-PidFile {root}/logs-ap/httpd.pid
-ErrorLog {root}/logs-ap/error_log
-LogLevel warn
+        self.apache = apache_server(
+            root / "logs-ap", [m for m in LOAD if apache_available((m,)) is None],
+            f"""{common}{user}LogLevel warn
 StartServers 1
 <Directory />
   Require all granted
 </Directory>
 {body}
 """)
-        (root / "fd.conf").write_text(f"""Listen 127.0.0.1:{self.fd_port}
+        fd_port = free_port()
+        (root / "logs-fd").mkdir(exist_ok=True)
+        (root / "fd.conf").write_text(f"""Listen 127.0.0.1:{fd_port}
 {common}PidFile {root}/logs-fd/httpd.pid
 ErrorLog {root}/logs-fd/error_log
 <IfModule mpm_event_module>
@@ -93,31 +69,21 @@ StartServers 1
 </IfModule>
 {body}
 """)
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.featherd = Proc("featherd", [sys.executable, "-m", "featherd", "-d", str(root),
+                                          "-f", str(root / "fd.conf"), "-DFOREGROUND"],
+                             fd_port, root / "logs-fd", env=featherd_env())
+        self.ap_port, self.fd_port = self.apache.port, fd_port
 
     def start(self) -> Pair:
-        ap = subprocess.Popen([APACHE, "-f", str(self.root / "ap.conf"), "-DFOREGROUND"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.procs.append(ap)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-        fd = subprocess.Popen([sys.executable, "-m", "featherd", "-d", str(self.root), "-f",
-                               str(self.root / "fd.conf"), "-DFOREGROUND"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        self.procs.append(fd)
-        wait_port(self.ap_port, ap, "apache2")
-        wait_port(self.fd_port, fd, "featherd")
+        self.apache.start()
+        self.featherd.start()
         return self
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        try:
+            self.featherd.stop()
+        finally:
+            self.apache.stop()
 
     def get(self, path: str, headers: dict[str, str] | None = None, method: str = "GET",
             data: bytes | None = None) -> tuple[requests.Response, requests.Response]:

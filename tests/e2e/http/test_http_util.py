@@ -4,17 +4,16 @@
   configuration, shared by the tests of a module to keep the suite fast);
 * ``Conn``: a raw socket conversation (send bytes, read whole responses, see the
   server close); ``parse_responses``: split raw bytes into responses;
-* ``Apache``: Debian's apache2 (2.4) on a free port with a config of our own, the
-  oracle for the comparison tests (skipped when apache2 is not installed).
+* ``Apache``: Debian's apache2 (2.4) on a free port, started and stopped by
+  tests/compat/compat_harness.py's ``apache_server``, the oracle for the comparison
+  tests (skipped when apache2 is not installed).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -24,8 +23,9 @@ from typing import Any
 import pytest
 from featherd_testlib import Server, base_conf, free_port
 
-APACHE_BIN = "/usr/sbin/apache2"
-APACHE_MODULES = "/usr/lib/apache2/modules"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import apache_available, apache_server  # noqa: E402
+
 GOOD = b"GET /index.html HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"
 
 
@@ -293,20 +293,18 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 # --- Apache, the oracle ------------------------------------------------------------------
-have_apache = os.path.exists(APACHE_BIN) and os.path.isdir(APACHE_MODULES)
+APACHE_MODULES = ("mpm_event", "authz_core", "authz_user", "dir", "autoindex", "mime")
+have_apache = apache_available(("mpm_event",)) is None
 needs_apache = pytest.mark.skipif(not have_apache, reason="apache2 is not installed")
 
 
 class Apache:
-    """apache2 -DFOREGROUND on a free port; stopped by its PID."""
-
-    MODULES = ("mpm_event", "authz_core", "authz_user", "dir", "autoindex", "mime")
+    """apache2 -DFOREGROUND on a free port (compat_harness.apache_server); stopped by PID."""
 
     def __init__(self, root: Path, body: str, files: dict[str, str | bytes]) -> None:
         self.root = root
         self.port = free_port()
         (root / "htdocs").mkdir(parents=True, exist_ok=True)
-        (root / "logs").mkdir(exist_ok=True)
         for rel, content in files.items():
             p = root / rel
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -314,35 +312,15 @@ class Apache:
                 p.write_bytes(content)
             else:
                 p.write_text(content)
-        loads = "".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so\n"
-                        for m in self.MODULES if os.path.exists(f"{APACHE_MODULES}/mod_{m}.so"))
-        conf = (f"ServerRoot {root}\n{loads}"
-                f"Mutex file:{root}/logs\nPidFile {root}/logs/httpd.pid\n"
-                f"Listen 127.0.0.1:{self.port}\nServerName test.local\n"
-                f"ServerAdmin admin@test.local\nDocumentRoot {root}/htdocs\n"
-                f"ErrorLog {root}/logs/error_log\nLogLevel debug\n"
-                "TypesConfig /etc/mime.types\n"
-                "<Directory />\n  Require all granted\n</Directory>\n"
-                + textwrap.dedent(body).replace("@ROOT@", str(root))
-                .replace("@PORT@", str(self.port)))
-        (root / "httpd.conf").write_text(conf)
-        self.proc = subprocess.Popen(
-            [APACHE_BIN, "-f", str(root / "httpd.conf"), "-DFOREGROUND"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env={**os.environ, "APACHE_RUN_DIR": str(root / "logs"),
-                 "APACHE_LOCK_DIR": str(root / "logs"), "APACHE_LOG_DIR": str(root / "logs")})
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                raise RuntimeError(f"apache2 exited: {out}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("apache2 did not start")
+        self.proc = apache_server(
+            root, [m for m in APACHE_MODULES if apache_available((m,)) is None],
+            "ServerName test.local\n"
+            f"ServerAdmin admin@test.local\nDocumentRoot {root}/htdocs\n"
+            "LogLevel debug\nTypesConfig /etc/mime.types\n"
+            "<Directory />\n  Require all granted\n</Directory>\n"
+            + textwrap.dedent(body).replace("@ROOT@", str(root))
+            .replace("@PORT@", str(self.port)), port=self.port)
+        self.proc.start(timeout=10)
 
     def raw(self, data: bytes, timeout: float = 5.0) -> bytes:
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
@@ -359,22 +337,15 @@ class Apache:
             return b"".join(out)
 
     def error_log(self) -> str:
-        p = self.root / "logs" / "error_log"
-        return p.read_text(errors="replace") if p.exists() else ""
+        return self.proc.error_log()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.proc.stop()
 
 
 @pytest.fixture(scope="module")
 def module_apache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not have_apache or shutil.which(APACHE_BIN) is None:
+    if not have_apache:
         pytest.skip("apache2 is not installed")
     made: list[Apache] = []
 

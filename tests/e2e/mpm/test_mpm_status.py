@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,9 @@ import pytest
 import requests
 from featherd_testlib import free_port
 from mpm_helpers import get, start_master, wait_for, workers_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "compat"))
+from compat_harness import apache_available, apache_server  # noqa: E402
 
 STATUS = """\
 <Location /server-status>
@@ -217,35 +219,28 @@ def test_server_info(tmp_path: Path) -> None:
         srv.stop()
 
 
-APACHE = "/usr/sbin/apache2"
-MODS = "/usr/lib/apache2/modules"
+APACHE_MODULES = ("mpm_event", "status", "authz_core")
 
 
-@pytest.mark.skipif(not os.path.exists(APACHE), reason="Debian's apache2 not installed")
+@pytest.mark.skipif(apache_available(APACHE_MODULES) is not None,
+                    reason=f"Debian's apache2: {apache_available(APACHE_MODULES)}")
 def test_auto_keys_are_apaches(tmp_path: Path) -> None:
     """Every ?auto key featherd prints is one apache2 prints, in the same order."""
     ap = tmp_path / "apache"
-    (ap / "logs").mkdir(parents=True)
-    (ap / "htdocs").mkdir()
+    (ap / "htdocs").mkdir(parents=True)
     (ap / "htdocs" / "index.html").write_text("hello\n")
-    port = free_port()
-    (ap / "httpd.conf").write_text(
-        f"ServerRoot {ap}\nLoadModule mpm_event_module {MODS}/mod_mpm_event.so\n"
-        f"LoadModule status_module {MODS}/mod_status.so\n"
-        f"LoadModule authz_core_module {MODS}/mod_authz_core.so\n"
-        f"Listen 127.0.0.1:{port}\nServerName test.local\nDocumentRoot {ap}/htdocs\n"
-        f"ErrorLog {ap}/logs/error_log\nPidFile {ap}/logs/httpd.pid\nMutex file:{ap} default\n"
-        "ExtendedStatus On\n<Location /server-status>\nSetHandler server-status\n"
-        "Require all granted\n</Location>\n")
-    p = subprocess.Popen([APACHE, "-f", str(ap / "httpd.conf"), "-DFOREGROUND"])
+    apache = apache_server(ap, APACHE_MODULES,
+                           f"ServerName test.local\nDocumentRoot {ap}/htdocs\n"
+                           "ExtendedStatus On\n<Location /server-status>\n"
+                           "SetHandler server-status\nRequire all granted\n</Location>\n")
     try:
-        assert wait_for(lambda: _up(port), 10)
+        apache.start(timeout=10)
+        port = apache.port
         for _ in range(3):
             get(port, "/index.html")
         theirs = [k for k in auto(port)]
     finally:
-        p.terminate()
-        p.wait(10)
+        apache.stop()
     srv = start_master(tmp_path / "f", workers=1, body="ExtendedStatus On\n" + STATUS)
     try:
         for _ in range(3):
@@ -257,11 +252,3 @@ def test_auto_keys_are_apaches(tmp_path: Path) -> None:
     assert set(ours) - set(theirs) <= {"CPULoad"}, (ours, theirs)
     it = iter(theirs)
     assert all(k in it for k in ours if k in theirs), (ours, theirs)
-
-
-def _up(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.3).close()
-        return True
-    except OSError:
-        return False
