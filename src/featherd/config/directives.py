@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from featherd.core.module import Module
 
 
+def int_arg(name: str, v: str, lo: int | None = None) -> int:
+    """A directive's whole-number argument, with httpd's messages: "<name> argument is
+    not a number", and "<name> must be at least <lo>" when ``lo`` is given."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise DirectiveError(f"{name} argument is not a number") from None
+    if lo is not None and n < lo:
+        raise DirectiveError(f"{name} must be at least {lo}")
+    return n
+
+
 class ArgSpec(enum.Enum):
     RAW_ARGS = "raw"
     NO_ARGS = "none"

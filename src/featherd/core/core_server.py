@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from featherd.config.directives import ArgSpec, Context
+from featherd.config.directives import ArgSpec, Context, int_arg
 from featherd.config.parser import CmdParms
 from featherd.core.core_module import ACCESS, RSRC, SERVER, CoreServerConfig, core
 from featherd.errors import DirectiveError
@@ -30,13 +30,7 @@ def _server_level_setter(field_name: str, conv: Any, help: str, syntax: str = ""
 
 def _int_arg(name: str, lo: int = 0) -> Any:
     def conv(v: str) -> int:
-        try:
-            n = int(v)
-        except ValueError:
-            raise DirectiveError(f"{name} argument is not a number") from None
-        if n < lo:
-            raise DirectiveError(f"{name} must be at least {lo}")
-        return n
+        return int_arg(name, v, lo)
     return conv
 
 
@@ -152,11 +146,8 @@ def trace_enable(cmd: CmdParms, conf: CoreServerConfig, v: str) -> None:
 @core.directive("LimitInternalRecursion", args=ArgSpec.TAKE12, context=RSRC,
                 help="maximum recursion depth of internal redirects and subrequests")
 def limit_internal_recursion(cmd: CmdParms, conf: CoreServerConfig, a: str, b: str | None) -> None:
-    try:
-        conf.redirect_limit = int(a)
-        conf.subreq_limit = int(b) if b is not None else int(a)
-    except ValueError:
-        raise DirectiveError("LimitInternalRecursion argument is not a number") from None
+    conf.redirect_limit = int_arg("LimitInternalRecursion", a)
+    conf.subreq_limit = int_arg("LimitInternalRecursion", b if b is not None else a)
 
 
 @core.directive("UseCanonicalPhysicalPort", args=ArgSpec.FLAG, context=ACCESS,

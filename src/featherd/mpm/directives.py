@@ -9,7 +9,7 @@ import os
 import pwd
 from typing import Any
 
-from featherd.config.directives import ArgSpec, Context
+from featherd.config.directives import ArgSpec, Context, int_arg
 from featherd.config.parser import CmdParms
 from featherd.core.hooks import DECLINED, REALLY_FIRST, REALLY_LAST
 from featherd.core.module import Module
@@ -21,13 +21,7 @@ mpm = Module("mpm_event_module", "event.c",
 
 
 def _int(name: str, v: str, lo: int = 0) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise DirectiveError(f"{name} argument is not a number") from None
-    if n < lo:
-        raise DirectiveError(f"{name} must be at least {lo}")
-    return n
+    return int_arg(name, v, lo)
 
 
 def _setting(name: str, help: str, lo: int = 0, key: str | None = None) -> None:

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from featherd.config.directives import ArgSpec, Context, Directive, Override, Registry
+from featherd.config.directives import (
+    ArgSpec,
+    Context,
+    Directive,
+    Override,
+    Registry,
+    int_arg,
+)
 from featherd.core.config import load_config
 from featherd.core.module import Module
 from featherd.errors import ConfigError, DirectiveError
@@ -110,3 +117,16 @@ def test_context_and_override_texts() -> None:
                   Override.FILEINFO | Override.AUTHCFG, "", "")
     assert d.context_text() == "server config, virtual host, directory, .htaccess"
     assert d.override_text() == "AuthConfig FileInfo"
+
+
+@pytest.mark.parametrize("name,v,lo,out", [
+    ("LimitRequestLine", "8190", 0, 8190), ("LimitRequestLine", "abc", 0,
+                                            "LimitRequestLine argument is not a number"),
+    ("StartServers", "-3", 1, "StartServers must be at least 1"),
+    ("IdentityCheckTimeout", "-5", None, -5), ("X", "", None, "X argument is not a number")])
+def test_int_arg_messages(name: str, v: str, lo: int | None, out: object) -> None:
+    if isinstance(out, int):
+        assert int_arg(name, v, lo) == out
+    else:
+        with pytest.raises(DirectiveError, match=str(out)):
+            int_arg(name, v, lo)

@@ -21,11 +21,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from featherd.config.directives import ArgSpec, Context, Override
+from featherd.config.directives import ArgSpec, Context, Override, int_arg
 from featherd.config.merge import UNSET
 from featherd.core.hooks import DECLINED, REALLY_FIRST
 from featherd.core.module import Module
-from featherd.errors import DirectiveError
 
 FROM_UNKNOWN = "unknown"
 RFC1413_PORT = 113
@@ -55,11 +54,7 @@ def identity_check(cmd: Any, conf: IdentDirConfig, on: bool) -> None:
                  override=Override.NONE, syntax="IdentityCheckTimeout seconds",
                  help="Identity check (RFC 1413) timeout duration (sec)")
 def identity_check_timeout(cmd: Any, conf: IdentDirConfig, v: str) -> None:
-    try:
-        n = int(v)
-    except ValueError:
-        raise DirectiveError("IdentityCheckTimeout argument is not a number") from None
-    conf.timeout = max(0, n)
+    conf.timeout = max(0, int_arg("IdentityCheckTimeout", v))
 
 
 def ident_port() -> int:
