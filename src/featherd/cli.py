@@ -37,6 +37,7 @@ from typing import IO, Any
 
 from featherd.errors import ConfigError, FeatherdError
 from featherd.log import DEBUG, LEVELS, WARN, ctime, parse_level
+from featherd.util.getopt import Getopt, GetoptError
 
 NAME = "featherd"
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -99,33 +100,17 @@ class Args:
 def parse_args(argv: list[str]) -> Args:
     """apr_getopt over httpd's option string; UsageError on anything httpd refuses."""
     a = Args()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if not arg.startswith("-") or arg == "-":
-            raise UsageError("")
-        if arg == "--":
-            if i < len(argv):
-                raise UsageError("")
-            break
-        j = 1
-        while j < len(arg):
-            ch = arg[j]
-            j += 1
-            if ch in _WITH_VALUE:
-                if j < len(arg):
-                    val = arg[j:]
-                elif i < len(argv):
-                    val = argv[i]
-                    i += 1
-                else:
-                    raise UsageError(f"{NAME}: option requires an argument -- {ch}")
+    g = Getopt(argv, _WITH_VALUE, _FLAGS)
+    try:
+        for ch, val in g:
+            if val is not None:
                 _take(a, ch, val)
-                break
-            if ch not in _FLAGS:
-                raise UsageError(f"{NAME}: illegal option -- {ch}")
-            _flag(a, ch)
+            else:
+                _flag(a, ch)
+    except GetoptError as e:
+        raise UsageError(f"{NAME}: {e}") from None
+    if g.ind < len(argv):
+        raise UsageError("")               # httpd takes no other words
     if any(d in a.defines for d in ("FOREGROUND", "NO_DETACH", "ONE_PROCESS", "DEBUG")):
         a.foreground = True
     if "ONE_PROCESS" in a.defines or "DEBUG" in a.defines:

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 
 from featherd.support import passwords
+from featherd.util.getopt import Getopt, GetoptError
 
 ERR_FILEPERM = 1
 ERR_SYNTAX = 2
@@ -54,11 +55,6 @@ USAGE = """Usage:
 On other systems than Windows and NetWare the '-p' flag will probably not work.
 The SHA-1 algorithm does not use a salt and is less secure than the MD5 algorithm.
 """
-
-
-class Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
 
 
 def err(msg: str) -> None:
@@ -206,39 +202,6 @@ def verify(ctx: PasswdCtx, stored: str) -> int:
     return ERR_PWMISMATCH
 
 
-def getopt(argv: list[str], optstring: str) -> tuple[list[tuple[str, str | None]], int]:
-    """apr_getopt: bundled flags, an option argument attached or in the next word."""
-    opts: list[tuple[str, str | None]] = []
-    i = 1
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            return opts, i + 1
-        if not a.startswith("-") or a == "-":
-            break
-        j = 1
-        while j < len(a):
-            c = a[j]
-            k = optstring.find(c)
-            if k < 0 or c == ":":
-                err(f"{argv[0]}: illegal option -- {c}\n")
-                raise Exit(-1)
-            if k + 1 < len(optstring) and optstring[k + 1] == ":":
-                if j + 1 < len(a):
-                    opts.append((c, a[j + 1:]))
-                elif i + 1 < len(argv):
-                    i += 1
-                    opts.append((c, argv[i]))
-                else:
-                    err(f"{argv[0]}: option requires an argument -- {c}\n")
-                    raise Exit(-1)
-                break
-            opts.append((c, None))
-            j += 1
-        i += 1
-    return opts, i
-
-
 APHTP_NEWFILE, APHTP_NOFILE, APHTP_DELUSER, APHTP_VERIFY = 1, 2, 4, 8
 
 
@@ -247,11 +210,14 @@ def run(argv: list[str]) -> int:
     ctx = PasswdCtx()
     mask = 0
     args_left = 2
+    g = Getopt(argv, "Cr", "cnmspdBbDiv25", start=1)
     try:
-        opts, ind = getopt(argv, "cnmspdBbDiC:r:v25")
-    except Exit:
+        opts = list(g)
+    except GetoptError as e:
+        err(f"{argv[0]}: {e}\n")
         err(USAGE)
         return ERR_SYNTAX
+    ind = g.ind
     for o, a in opts:
         if o == "c":
             mask |= APHTP_NEWFILE

@@ -23,6 +23,8 @@ from __future__ import annotations
 import socket
 import sys
 
+from featherd.util.getopt import Getopt, GetoptError
+
 USAGE = """\
 {prog} -- Resolve IP-addresses to hostnames in Apache log files.
 Usage: {prog} [-s STATFILE] [-c]
@@ -111,27 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     prog = "featherd-logresolve"
     stats: str | None = None
     double = False
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "-c":
-            double = True
-        elif a.startswith("-s"):
-            if len(a) > 2:
-                stats = a[2:]
-            elif i + 1 < len(args):
-                i += 1
-                stats = args[i]
+    g = Getopt(args, "s", "c")
+    try:
+        for ch, val in g:
+            if ch == "c":
+                double = True
             else:
-                sys.stderr.write(f"{prog}: option requires an argument -- s\n")
-                sys.stderr.write(USAGE.format(prog=prog))
-                return 1
-        else:
-            if a.startswith("-") and len(a) > 1:
-                sys.stderr.write(f"{prog}: illegal option -- {a[1]}\n")
-            sys.stderr.write(USAGE.format(prog=prog))
-            return 1
-        i += 1
+                stats = val
+    except GetoptError as e:
+        sys.stderr.write(f"{prog}: {e}\n")
+        sys.stderr.write(USAGE.format(prog=prog))
+        return 1
     r = Resolver(double)
     inp = sys.stdin.buffer
     out = sys.stdout.buffer

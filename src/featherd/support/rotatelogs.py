@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from featherd.util.getopt import Getopt, GetoptError
+
 BUFSIZE = 65536
 REASONS = ("None", "Open a new file", "Forced rotation", "Maximum size reached",
            "Time interval expired")
@@ -153,44 +155,23 @@ def prog_name() -> str:
 def parse(argv: list[str]) -> Config:
     prog = prog_name()
     c = Config()
-    i = 0
-    with_value = {"L", "p", "n"}
-    while i < len(argv):
-        a = argv[i]
-        if not a.startswith("-") or a == "-":
-            break
-        if a == "--":
-            i += 1
-            break
-        i += 1
-        j = 1
-        while j < len(a):
-            ch = a[j]
-            j += 1
-            if ch in with_value:
-                if j < len(a):
-                    val = a[j:]
-                elif i < len(argv):
-                    val = argv[i]
-                    i += 1
-                else:
-                    sys.stderr.write(f"{prog}: option requires an argument -- {ch}\n")
-                    usage(prog, None)
-                if ch == "L":
-                    c.linkfile = val
-                elif ch == "p":
-                    c.postrotate_prog = val
-                else:
-                    c.num_files = _atoi(val)
-                break
-            flag = {"l": "use_localtime", "f": "force_open", "D": "create_path", "t": "truncate",
-                    "T": "truncate_rotated_only", "v": "verbose", "e": "echo",
-                    "c": "create_empty"}.get(ch)
-            if flag is None:
-                sys.stderr.write(f"{prog}: illegal option -- {ch}\n")
-                usage(prog, None)
-            setattr(c, flag, True)
-    rest = argv[i:]
+    flags = {"l": "use_localtime", "f": "force_open", "D": "create_path", "t": "truncate",
+             "T": "truncate_rotated_only", "v": "verbose", "e": "echo", "c": "create_empty"}
+    g = Getopt(argv, "Lpn", flags)
+    try:
+        for ch, val in g:
+            if ch == "L":
+                c.linkfile = val
+            elif ch == "p":
+                c.postrotate_prog = val
+            elif ch == "n":
+                c.num_files = _atoi(val or "")
+            else:
+                setattr(c, flags[ch], True)
+    except GetoptError as e:
+        sys.stderr.write(f"{prog}: {e}\n")
+        usage(prog, None)
+    rest = argv[g.ind:]
     if len(rest) < 2 or len(rest) > 4:
         usage(prog, "Incorrect number of arguments")
     c.log_root = rest[0]
