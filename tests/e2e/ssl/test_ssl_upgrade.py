@@ -73,7 +73,7 @@ def test_upgrade_to_tls_then_answer_over_tls(tls_server: Any, pki: Any) -> None:
         assert r2.status == 200 and r2.body == b"hello\n"
     finally:
         tls.close()
-    log = wait_log(srv, '"GET /index.html HTTP/1.1" 200')
+    log = wait_log(srv, ('"GET / HTTP/1.1"', '"GET /index.html HTTP/1.1" 200'))
     lines = [ln for ln in log.splitlines() if '"GET / HTTP/1.1"' in ln]
     assert lines and " on" in lines[0] and "TLSv1." in lines[0], log
     assert "upgrading connection to TLS" in srv.error_log()

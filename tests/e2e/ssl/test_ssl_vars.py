@@ -144,7 +144,7 @@ def test_log_formats(tls_server: Any, pki: PKI) -> None:
     r, _ = https(srv.port, "/", ctx=client_context(pki, cert="alice"))
     https(srv.port, "/env", ctx=client_context(pki, cert="alice"))
     requests.get(f"http://127.0.0.1:{srv.http_port}/", timeout=5)
-    log = wait_log(srv, "GET /env")
+    log = wait_log(srv, ("GET /env", "|on|GET / HTTP/1.1", "|off|GET / HTTP/1.1"))
     lines = log.splitlines()
     dn = "/C=US/ST=CA/O=Snake Oil, Ltd./OU=Staff/CN=alice/emailAddress=alice@example.com"
     idn = "/C=US/O=Snake Oil, Ltd./CN=Test Root CA"

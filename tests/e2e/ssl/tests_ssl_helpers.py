@@ -236,14 +236,17 @@ def s_client(port: int, *args: str, stdin: bytes = b"", timeout: float = 10) -> 
     return (p.stdout + p.stderr).decode("latin-1")
 
 
-def wait_log(srv: Any, text: str, name: str = "access_log", wait: float = 3.0) -> str:
-    """The log once it contains ``text`` (logs are flushed on a timer)."""
+def wait_log(srv: Any, text: str | tuple[str, ...], name: str = "access_log",
+             wait: float = 3.0) -> str:
+    """The log once it contains ``text`` (each of them, for a tuple): logs are flushed on
+    a timer, by each worker process for the requests it served."""
+    texts = (text,) if isinstance(text, str) else text
     p = srv.root / "logs" / name
     deadline = time.monotonic() + wait
     content = ""
     while time.monotonic() < deadline:
         content = p.read_text() if p.exists() else ""
-        if text in content:
+        if all(t in content for t in texts):
             return content
         time.sleep(0.05)
     return content
