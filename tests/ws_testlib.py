@@ -9,6 +9,29 @@ import socket
 import struct
 
 
+def client_frame(op: int, payload: bytes, fin: bool = True, rsv: int = 0,
+                 mask: bool = True) -> bytes:
+    """One frame as a client sends it (masked with a random key unless ``mask`` is
+    False; ``rsv`` the RSV bits, e.g. 0x40 for a compressed message)."""
+    b0 = (0x80 if fin else 0) | rsv | op
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = bytes((b0, mbit | n))
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    if n:
+        m = (key * (n // 4 + 1))[:n]
+        payload = (int.from_bytes(payload, "big") ^ int.from_bytes(m, "big")).to_bytes(
+            n, "big")
+    return head + key + payload
+
+
 class RawWS:
     def __init__(self, port: int, path: str = "/ws/echo", extra: str = "",
                  timeout: float = 5) -> None:
@@ -26,24 +49,7 @@ class RawWS:
 
     def send_frame(self, op: int, payload: bytes, fin: bool = True, mask: bool = True,
                    rsv: int = 0) -> None:
-        b0 = (0x80 if fin else 0) | rsv | op
-        n = len(payload)
-        mbit = 0x80 if mask else 0
-        if n < 126:
-            head = bytes((b0, mbit | n))
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, mbit | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, mbit | 127, n)
-        if mask and n:
-            key = os.urandom(4)
-            m = (key * (n // 4 + 1))[:n]
-            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(m, "big")).to_bytes(
-                n, "big")
-            head += key
-        elif mask:
-            head += os.urandom(4)
-        self.sock.sendall(head + payload)
+        self.sock.sendall(client_frame(op, payload, fin, rsv, mask))
 
     def _need(self, n: int) -> bytes:
         while len(self.buf) < n:

@@ -432,8 +432,10 @@ def release_request(r: Request) -> None:
     each time over all of them)."""
     rr: Request | None = r
     while rr is not None:
-        rr.output_filters = []
-        rr.input_filters = []
+        if rr.output_filters:
+            rr.output_filters = []
+        if rr.input_filters:
+            rr.input_filters = []
         rr = rr.next
 
 

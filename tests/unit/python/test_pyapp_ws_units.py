@@ -10,6 +10,7 @@ import struct
 import threading
 
 import pytest
+from ws_testlib import client_frame
 
 from featherd.modules.python.asgi_lifespan import ASGI2App, asgi_version
 from featherd.modules.python.common import ThreadPool
@@ -23,23 +24,6 @@ from featherd.modules.python.ws_frames import (
     valid_close_code,
     valid_key,
 )
-
-
-def client_frame(op: int, payload: bytes, fin: bool = True, rsv: int = 0,
-                 mask: bool = True) -> bytes:
-    b0 = (0x80 if fin else 0) | rsv | op
-    n = len(payload)
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        head = bytes((b0, mbit | n))
-    elif n < 65536:
-        head = struct.pack("!BBH", b0, mbit | 126, n)
-    else:
-        head = struct.pack("!BBQ", b0, mbit | 127, n)
-    if not mask:
-        return head + payload
-    key = os.urandom(4)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def test_unmask_roundtrip_and_server_frames():
